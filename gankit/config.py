@@ -1,0 +1,242 @@
+"""Typed run configuration: one place for every hyperparameter, its default and its bounds.
+
+A run's config is resolved in layers — defaults < recipe < config file < command-line overrides — then
+validated once and saved into the run directory, so every run can be repeated from its folder.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from gankit.errors import ConfigError
+
+CONFIG_VERSION = 1
+
+
+class Section(BaseModel):
+    # extra="forbid" turns a typo in a key into an error instead of a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class DataConfig(Section):
+    name: str = Field("digits", description="dataset name (digits, mnist, fashion-mnist) or a path")
+    root: str = Field("data", description="folder holding named datasets (ROOT/MNIST/raw/...)")
+    split: Literal["train", "test"] = Field("train", description="which split of a named dataset")
+    resolution: int | None = Field(None, ge=4, le=1024, description="resize images to this size")
+    channels: Literal[1, 3] | None = Field(None, description="convert images to 1 or 3 channels")
+    limit: int | None = Field(None, gt=0, description="use only the first N images")
+    download: bool = Field(True, description="download a missing named dataset when online")
+
+
+class ModelConfig(Section):
+    generator: str = Field("dcgan", description="generator architecture (registry name)")
+    discriminator: str = Field("dcgan", description="discriminator architecture (registry name)")
+    z_dim: int = Field(100, gt=0, le=4096, description="latent dimension")
+    width: int = Field(64, gt=0, le=2048, description="base channel count of conv models")
+    g_hidden: list[int] = Field([256, 512, 1024], description="hidden sizes of the MLP generator")
+    d_hidden: list[int] = Field([1024, 512, 256], description="hidden sizes of the MLP discriminator")
+    d_dropout: float = Field(0.3, ge=0.0, lt=1.0, description="dropout in the MLP discriminator")
+
+    @field_validator("g_hidden", "d_hidden")
+    @classmethod
+    def _positive_sizes(cls, sizes: list[int]) -> list[int]:
+        if not sizes or any(s <= 0 for s in sizes):
+            raise ValueError("hidden sizes must be a non-empty list of positive integers")
+        return sizes
+
+
+class LossConfig(Section):
+    name: str = Field("bce", description="adversarial loss (registry name)")
+    g_form: Literal["non-saturating", "minimax"] = Field(
+        "non-saturating", description="generator objective of the BCE loss (Goodfellow et al. 2014)"
+    )
+
+
+class OptimConfig(Section):
+    name: Literal["adam", "rmsprop", "sgd"] = "adam"
+    lr_g: float = Field(2e-4, gt=0.0, le=1.0, description="generator learning rate")
+    lr_d: float = Field(2e-4, gt=0.0, le=1.0, description="discriminator learning rate")
+    beta1: float = Field(0.5, ge=0.0, lt=1.0)
+    beta2: float = Field(0.999, ge=0.0, lt=1.0)
+    n_critic: int = Field(1, ge=1, le=100, description="discriminator steps per generator step")
+
+
+class TrainConfig(Section):
+    batch_size: int = Field(128, gt=0, le=65536)
+    epochs: float | None = Field(None, gt=0, description="stop after this many passes over the data")
+    steps: int | None = Field(None, gt=0, description="stop after this many generator steps")
+    max_time: float | None = Field(None, gt=0, description="stop after this many seconds")
+    seed: int = Field(0, ge=0, description="seeds weights, latents and data order")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
+    threads: int | None = Field(None, gt=0, description="CPU threads (default: torch's choice)")
+
+    @field_validator("max_time", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", value):
+            raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
+        return value
+
+
+class LogConfig(Section):
+    log_every: int = Field(50, gt=0, description="steps between metrics.jsonl lines")
+    sample_every: int = Field(500, gt=0, description="steps between sample grids")
+    checkpoint_every: int = Field(1000, gt=0, description="steps between checkpoints")
+    keep_checkpoints: int = Field(3, ge=1, description="how many recent checkpoints to keep")
+    n_samples: int = Field(64, gt=0, le=1024, description="images in the fixed-latent sample grid")
+    progress: bool = Field(True, description="show a live progress bar")
+
+
+class Config(Section):
+    version: int = CONFIG_VERSION
+    recipe: str | None = Field(None, description="named recipe the config started from")
+    name: str | None = Field(None, description="run name (default: recipe-data-time)")
+    out: str | None = Field(None, description="run directory (default: runs/NAME)")
+    data: DataConfig = DataConfig()
+    model: ModelConfig = ModelConfig()
+    loss: LossConfig = LossConfig()
+    optim: OptimConfig = OptimConfig()
+    train: TrainConfig = TrainConfig()
+    log: LogConfig = LogConfig()
+
+    @field_validator("version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value > CONFIG_VERSION:
+            raise ValueError(f"written by a newer gankit (format {value} > {CONFIG_VERSION}); upgrade gankit")
+        return value
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# ---------------------------------------------------------------------------------------------
+# building, merging and validating
+
+
+def parse_duration(text: str) -> float:
+    """'90', '90s', '10m', '1.5h', '1h30m' -> seconds."""
+    s = text.strip().lower()
+    if re.fullmatch(r"\d+(\.\d+)?", s):
+        return float(s)
+    parts = re.findall(r"(\d+(?:\.\d+)?)([smhd])", s)
+    if not parts or "".join(n + u for n, u in parts) != s:
+        raise ValueError(f"cannot read duration {text!r}; use seconds or e.g. 90s, 10m, 1h30m")
+    scale = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    return sum(float(n) * scale[u] for n, u in parts)
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def dotted_to_nested(flat: dict[str, Any]) -> dict[str, Any]:
+    """{'train.batch_size': 64} -> {'train': {'batch_size': 64}}."""
+    nested: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = key.split(".")
+        node = nested
+        for p in parents:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"config key {key!r}: {p!r} is not a section")
+        node[leaf] = value
+    return nested
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'optim.lr_d=4e-4' -> ('optim.lr_d', 0.0004); values are read as YAML scalars/lists."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like section.key=value")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def build_config(*layers: dict[str, Any]) -> Config:
+    """Merge nested dicts left to right over the defaults and validate the result."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged = deep_merge(merged, layer)
+    return validate(merged)
+
+
+def validate(data: dict[str, Any], source: str = "config") -> Config:
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {_one_line(exc)}") from None
+
+
+def _one_line(exc: ValidationError) -> str:
+    messages = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            messages.append(f"unknown key {loc!r}{_suggest(err['loc'])}")
+        else:
+            got = err.get("input")
+            shown = "" if isinstance(got, dict) else f" (got {got!r})"
+            messages.append(f"{loc}: {err['msg']}{shown}")
+    return "; ".join(messages)
+
+
+def _suggest(loc: tuple[Any, ...]) -> str:
+    model: type[BaseModel] = Config
+    for part in loc[:-1]:
+        field = model.model_fields.get(str(part))
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return ""
+        model = field.annotation
+    close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
+    prefix = ".".join(str(p) for p in loc[:-1])
+    return f" (did you mean {(prefix + '.' if prefix else '') + close[0]!r}?)" if close else ""
+
+
+def load_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON config file as a nested dict (validated later, with the other layers)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError(f"config file not found: {p}")
+    try:
+        text = p.read_text(encoding="utf-8")
+        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot read config file {p}: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {p} must hold a mapping of sections, not {type(data).__name__}")
+    return data
+
+
+def save(config: Config, path: str | Path) -> None:
+    from gankit.utils import atomic_write_text
+
+    atomic_write_text(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))
+
+
+def load(path: str | Path) -> Config:
+    return validate(load_file(path), source=str(path))

@@ -1,0 +1,72 @@
+"""Datasets by name or path, as in-memory uint8 tensors with labels when known.
+
+``load_dataset(DataConfig)`` is the one entry point: a registered name (``digits``, ``mnist``,
+``fashion-mnist``), an image folder, or an ``.npy``/``.npz`` file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from gankit.config import DataConfig
+from gankit.data.dataset import BatchSampler, ImageDataset, fit_images, to_uint8_tensor
+from gankit.data.files import load_array, load_folder
+from gankit.data.idx import CLASS_NAMES, load_idx_dataset
+from gankit.errors import DataError
+from gankit.registry import Registry, unknown_name_message
+
+DATASETS: Registry[Callable[[DataConfig], ImageDataset]] = Registry("dataset")
+
+__all__ = ["DATASETS", "BatchSampler", "ImageDataset", "load_dataset"]
+
+
+@DATASETS.register("digits", "scikit-learn's 8x8 handwritten digits (1,797 images, embedded, offline), resized")
+def _digits(cfg: DataConfig) -> ImageDataset:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    rng = np.random.default_rng(0)  # a fixed train/test split: 80/20
+    order = rng.permutation(len(bunch.images))
+    cut = int(0.8 * len(order))
+    idx = order[:cut] if cfg.split == "train" else order[cut:]
+    images = to_uint8_tensor(bunch.images[idx] / 16.0, "digits")
+    images = fit_images(images, cfg.resolution or 28, cfg.channels, "digits")
+    labels = torch.from_numpy(bunch.target[idx].astype(np.int64))
+    return ImageDataset(images, labels, 10, "digits", [str(i) for i in range(10)])
+
+
+def _idx_loader(name: str) -> Callable[[DataConfig], ImageDataset]:
+    def load(cfg: DataConfig) -> ImageDataset:
+        images, labels = load_idx_dataset(name, cfg.root, cfg.split, cfg.download)
+        tensor = fit_images(to_uint8_tensor(images, name), cfg.resolution, cfg.channels, name)
+        return ImageDataset(tensor, torch.from_numpy(labels), 10, name, CLASS_NAMES[name])
+
+    return load
+
+
+DATASETS.add("mnist", _idx_loader("mnist"), "MNIST handwritten digits, 28x28 (ROOT/MNIST/raw, downloaded if missing)")
+DATASETS.add("fashion-mnist", _idx_loader("fashion-mnist"),
+             "Fashion-MNIST clothing, 28x28 (ROOT/FashionMNIST/raw, downloaded if missing)")
+
+
+def load_dataset(cfg: DataConfig) -> ImageDataset:
+    if cfg.name in DATASETS:
+        ds = DATASETS.get(cfg.name)(cfg)
+    else:
+        path = Path(cfg.name).expanduser()
+        looks_like_path = any(ch in cfg.name for ch in "/\\.") or path.exists()
+        if not looks_like_path:
+            raise DataError(unknown_name_message("dataset", cfg.name, DATASETS.names()) + ", or a path")
+        if not path.exists():
+            raise DataError(f"dataset path not found: {path}")
+        if path.is_dir():
+            ds = load_folder(path, cfg.resolution, cfg.channels)
+        elif path.suffix.lower() in (".npy", ".npz"):
+            ds = load_array(path, cfg.resolution, cfg.channels)
+        else:
+            raise DataError(f"cannot load {path}: expected an image folder, a .npy or a .npz file")
+    return ds.subset(cfg.limit) if cfg.limit else ds

@@ -1,0 +1,26 @@
+"""User-facing errors.
+
+Anything a user can cause (a bad path, a typo, a wrong shape) raises ``GankitError`` with a one-line
+message saying what is wrong and where. The CLI prints it without a traceback and exits non-zero;
+everything else is a bug in gankit and keeps its traceback.
+"""
+
+
+class GankitError(Exception):
+    """An error caused by input, configuration or environment, explained in one line."""
+
+
+class ConfigError(GankitError):
+    """Invalid configuration: unknown key, wrong type, value out of range."""
+
+
+class DataError(GankitError):
+    """A dataset that is missing, unreadable or malformed."""
+
+
+class CheckpointError(GankitError):
+    """A checkpoint or run directory that cannot be used."""
+
+
+class TrainingDiverged(GankitError):
+    """Training produced non-finite numbers and could not recover."""
