@@ -171,6 +171,11 @@ def parse_override(text: str) -> tuple[str, Any]:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
+    if isinstance(value, str):  # YAML 1.1 reads '4e-4' as text; numbers should be numbers
+        try:
+            value = float(value)
+        except ValueError:
+            pass
     return key.strip(), value
 
 

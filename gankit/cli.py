@@ -1,0 +1,165 @@
+"""The ``gankit`` command line: argument parsing only; the work is done by the library.
+
+Each subcommand lives in a function ``register(subparsers)`` that adds its parser and sets
+``func`` to a handler returning the exit code. User errors (``GankitError``) print one line and exit 2;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+from gankit.errors import GankitError
+
+# Modules that contribute subcommands through ``register(subparsers)``; optional ones may be absent.
+COMMAND_MODULES = ["gankit.cli"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other user error
+        self.exit(2, f"gankit: error: {message} (see {self.prog} --help)\n")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from gankit.recipes import DEFAULT_RECIPE, RECIPES
+
+    p = sub.add_parser("train", help="train a GAN into a run directory",
+                       description="Train a GAN. With no arguments: the default recipe on the embedded digits.")
+    p.add_argument("--recipe", help=f"named recipe ({', '.join(RECIPES.names())}; default {DEFAULT_RECIPE})")
+    p.add_argument("--config", metavar="FILE", help="YAML/JSON config; flags given here override it")
+    p.add_argument("--data", help="dataset name (digits, mnist, fashion-mnist) or a folder / .npy / .npz path")
+    p.add_argument("--data-root", help="folder with named datasets (ROOT/MNIST/raw/...)")
+    p.add_argument("--resolution", type=int, help="resize images to this size")
+    p.add_argument("--epochs", type=float, help="stop after this many epochs")
+    p.add_argument("--steps", type=int, help="stop after this many generator steps")
+    p.add_argument("--max-time", help="stop after this long: seconds, or e.g. 10m, 1h")
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float, help="learning rate of both G and D")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    p.add_argument("--out", help="run directory (default runs/RECIPE-DATA-TIME)")
+    p.add_argument("--name", help="run name under runs/")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any config key, e.g. --set optim.lr_d=4e-4 (repeatable)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.set_defaults(func=_train)
+
+
+def _train(args: argparse.Namespace) -> int:
+    import yaml
+
+    from gankit.config import parse_override
+    from gankit.train.run import SHORTCUTS, resolve_config, train
+
+    overrides = {key: getattr(args, key) for key in SHORTCUTS if getattr(args, key, None) is not None}
+    overrides.update(parse_override(item) for item in args.set)
+    cfg = resolve_config(args.recipe, args.config, overrides)
+    if args.dry_run:
+        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        return 0
+    train(cfg, quiet=args.quiet)
+    return 0
+
+
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="draw samples from a trained run",
+                       description="Write N samples as a PNG grid (.png) or a uint8 array (.npz, key 'images').")
+    p.add_argument("run_dir", help="run directory written by gankit train")
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="output file: .png grid or .npz array")
+    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_sample)
+
+
+def _sample(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.suffix.lower() not in (".png", ".npz"):
+        raise GankitError(f"--out must end in .png or .npz, got {out}")
+    from gankit.train.run import load_run
+    from gankit.utils import to_uint8
+
+    run = load_run(args.run_dir, args.checkpoint, args.device)
+    images = run.sample(args.n, seed=args.seed)
+    write_images(images, out)
+    print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def write_images(images, out: Path) -> None:
+    """(N, C, H, W) in [-1, 1] -> a PNG grid or an .npz with uint8 N x H x W x C under 'images'."""
+    import io
+
+    import numpy as np
+
+    from gankit.utils import atomic_write_bytes, save_image_grid, to_uint8
+
+    if out.suffix.lower() == ".png":
+        save_image_grid(images, out, scale=max(1, round(64 / images.shape[-1])))
+    else:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, images=to_uint8(images))
+        atomic_write_bytes(out, buf.getvalue())
+
+
+def _add_recipes(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("recipes", help="list the named recipes")
+    p.set_defaults(func=_recipes)
+
+
+def _recipes(args: argparse.Namespace) -> int:
+    from rich.console import Console
+    from rich.table import Table
+
+    from gankit.recipes import RECIPES
+
+    table = Table(title="gankit recipes")
+    for col in ("recipe", "what it is", "paper"):
+        table.add_column(col, overflow="fold")
+    for name in RECIPES.names():
+        r = RECIPES.get(name)
+        table.add_row(name, r.description, r.paper)
+    Console().print(table)
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    _add_train(sub)
+    _add_sample(sub)
+    _add_recipes(sub)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gankit import __version__
+
+    parser = _Parser(prog="gankit", description="Train, evaluate and apply GANs.")
+    parser.add_argument("--version", action="version", version=f"gankit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except GankitError as exc:
+        print(f"gankit: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gankit: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

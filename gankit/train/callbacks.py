@@ -1,0 +1,220 @@
+"""Housekeeping that runs between training steps: logs, sample grids, checkpoints, progress."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import torch
+
+from gankit.losses import Stats
+from gankit.train.checkpoint import save_checkpoint
+from gankit.utils import atomic_write_text, human_duration, save_image_grid
+
+if TYPE_CHECKING:
+    from gankit.train.engine import Trainer
+
+
+class Callback:
+    def on_start(self, trainer: "Trainer") -> None:
+        pass
+
+    def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+        pass
+
+    def on_end(self, trainer: "Trainer") -> None:
+        pass
+
+
+class MetricsLog(Callback):
+    """Appends the mean of each statistic over the last ``every`` steps to metrics.jsonl."""
+
+    def __init__(self, run_dir: Path, every: int):
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.every = every
+        self.sums: dict[str, torch.Tensor] = {}
+        self.count = 0
+        self.window_start = time.perf_counter()
+        self.latest: dict[str, float] = {}
+        self.extra_writers: list = []  # objects with .write(step, record): TensorBoard and friends
+
+    def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+        for k, v in stats.items():
+            self.sums[k] = self.sums.get(k, 0) + v.detach().float()
+        self.count += 1
+        if trainer.step % self.every == 0:
+            self.flush(trainer)
+
+    def on_end(self, trainer: "Trainer") -> None:
+        if self.count:
+            self.flush(trainer)
+
+    def flush(self, trainer: "Trainer") -> None:
+        now = time.perf_counter()
+        record = {k: round(float(v) / self.count, 6) for k, v in self.sums.items()}
+        images = self.count * trainer.config.train.batch_size * (trainer.config.optim.n_critic + 1)
+        record.update(images_per_s=round(images / max(now - self.window_start, 1e-9), 1))
+        self.log(trainer, record)
+        self.sums, self.count, self.window_start = {}, 0, now
+
+    def log(self, trainer: "Trainer", record: dict[str, float]) -> None:
+        """Write one line (also used by other callbacks, e.g. evaluation metrics)."""
+        line = {"step": trainer.step, "epoch": round(trainer.epoch, 4), "time": round(trainer.elapsed, 3), **record}
+        self.latest.update(record)
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+        for writer in self.extra_writers:
+            writer.write(trainer.step, record)
+
+
+class SampleGrids(Callback):
+    """Saves a grid from the fixed latent batch every ``every`` steps and at the end."""
+
+    def __init__(self, run_dir: Path, every: int):
+        self.dir = Path(run_dir) / "samples"
+        self.every = every
+
+    def grid(self, trainer: "Trainer", name: str) -> Path:
+        G = trainer.sampling_generator
+        was_training = G.training
+        G.eval()
+        with torch.no_grad():
+            images = G(trainer.fixed_z, trainer.fixed_y)
+        G.train(was_training)
+        path = self.dir / f"{name}.png"
+        res = trainer.shape[1]
+        save_image_grid(images, path, scale=max(1, round(64 / res)))
+        return path
+
+    def on_start(self, trainer: "Trainer") -> None:
+        if trainer.step == 0:
+            self.grid(trainer, "step-00000000")
+
+    def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+        if trainer.step % self.every == 0:
+            self.grid(trainer, f"step-{trainer.step:08d}")
+
+    def on_end(self, trainer: "Trainer") -> None:
+        self.grid(trainer, "final")
+
+
+class Checkpointer(Callback):
+    def __init__(self, run_dir: Path, every: int, keep: int):
+        self.run_dir, self.every, self.keep = Path(run_dir), every, keep
+        self.protect: set[Path] = set()  # e.g. the best checkpoint by FID
+        self.last_step = -1
+
+    def save(self, trainer: "Trainer") -> Path:
+        weights = {name: net.state_dict() for name, net in trainer.networks().items()}
+        path = save_checkpoint(self.run_dir, trainer.step, weights, trainer.state_dict(), self.keep, self.protect)
+        self.last_step = trainer.step
+        return path
+
+    def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+        if trainer.step % self.every == 0:
+            self.save(trainer)
+
+    def on_end(self, trainer: "Trainer") -> None:
+        if trainer.step != self.last_step:
+            self.save(trainer)
+
+
+class Progress(Callback):
+    """A live bar with step, epoch, ETA and the latest losses (rich)."""
+
+    def __init__(self, metrics: MetricsLog, enabled: bool = True):
+        self.metrics = metrics
+        self.enabled = enabled
+        self.progress = None
+
+    def on_start(self, trainer: "Trainer") -> None:
+        if not self.enabled:
+            return
+        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, \
+            TimeRemainingColumn
+
+        self.progress = Progress(TextColumn("[bold]train"), BarColumn(), TaskProgressColumn(),
+                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+                                 TextColumn("{task.fields[info]}"), transient=False)
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=1000, info="")
+        self.last_refresh = 0.0
+
+    def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+        if self.progress is None or time.perf_counter() - self.last_refresh < 0.25:
+            return
+        self.last_refresh = time.perf_counter()
+        total = f"/{trainer.total_steps}" if trainer.total_steps else ""
+        info = f"step {trainer.step}{total}  epoch {trainer.epoch:.2f}"
+        shown = {k: v for k, v in self.metrics.latest.items() if k != "images_per_s"}
+        info += "".join(f"  {k} {v:.3g}" for k, v in list(shown.items())[:5])
+        self.progress.update(self.task, completed=1000 * trainer.progress, info=info)
+
+    def on_end(self, trainer: "Trainer") -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=1000 * trainer.progress)
+            self.progress.stop()
+
+
+class LossCurves(Callback):
+    """Plots every logged loss against steps into loss_curve.png when training ends."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = Path(run_dir)
+
+    def on_end(self, trainer: "Trainer") -> None:
+        plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curve.png")
+
+
+def read_metrics(path: Path) -> list[dict]:
+    rows = []
+    if Path(path).is_file():
+        for line in Path(path).read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash; the rest of the log is still good
+    return rows
+
+
+def plot_losses(metrics_file: Path, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = read_metrics(metrics_file)
+    keys = [k for k in ("d_loss", "g_loss") if any(k in r for r in rows)]
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    for key in keys:
+        pts = [(r["step"], r[key]) for r in rows if key in r]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], label=key)
+    ax.set_xlabel("generator step")
+    ax.set_ylabel("loss")
+    ax.set_title("training losses")
+    if keys:
+        ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    from gankit.utils import atomic_path
+
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+
+
+class Summary(Callback):
+    """Writes summary.json (steps, wall time, why it stopped) and prints where the results are."""
+
+    def __init__(self, run_dir: Path, quiet: bool = False):
+        self.run_dir, self.quiet = Path(run_dir), quiet
+
+    def on_end(self, trainer: "Trainer") -> None:
+        summary = {"steps": trainer.step, "epochs": round(trainer.epoch, 3), "train_seconds": round(trainer.elapsed, 2),
+                   "stopped": trainer.stop_reason, "device": str(trainer.device)}
+        atomic_write_text(self.run_dir / "summary.json", json.dumps(summary, indent=2))
+        if not self.quiet:
+            print(f"{trainer.stop_reason}: {trainer.step} steps, {trainer.epoch:.1f} epochs in "
+                  f"{human_duration(trainer.elapsed)}; final samples: {self.run_dir / 'samples' / 'final.png'}")

@@ -1,0 +1,80 @@
+"""Shared fixtures for the metrics tests: the reference packages, and the real MNIST files."""
+
+from __future__ import annotations
+
+import importlib.machinery
+import os
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+DATA_ROOT = Path(os.environ.get("GANKIT_TEST_DATA", REPO / ".." / "shared" / "data")).resolve()
+
+
+def _stub_module(name: str) -> types.ModuleType:
+    """A stand-in module whose lower-case attributes are sub-modules and capitalised ones nn.Module classes."""
+    mod = types.ModuleType(name)
+    mod.__path__ = []
+    mod.__spec__ = importlib.machinery.ModuleSpec(name, None)
+
+    def getattr_(attr: str):
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        if attr[0].islower():
+            return sys.modules.setdefault(f"{name}.{attr}", _stub_module(f"{name}.{attr}"))
+        return type(attr, (torch.nn.Module,), {})
+
+    mod.__getattr__ = getattr_
+    return mod
+
+
+@pytest.fixture(scope="session")
+def refpkgs() -> types.SimpleNamespace:
+    """The reference implementations' pure numeric functions.
+
+    torch-fidelity, pytorch-fid and torchmetrics.image import torchvision at module level (for
+    datasets, transforms and other feature extractors that these tests never call), and torchvision
+    cannot be installed beside gankit's CPU torch. When torchvision is missing, a dummy
+    ``torchvision`` is put in ``sys.modules`` only while these imports run, then removed again; the
+    functions used below (statistics, sqrtm, MMD, IS, k-NN) never touch it.
+    """
+    pytest.importorskip("prdc")
+    stubbed = []
+    try:
+        import torchvision  # noqa: F401
+    except ImportError:
+        for name in ("torchvision", "torchvision.datasets", "torchvision.transforms",
+                     "torchvision.transforms.functional", "torchvision.models", "torchvision.models.utils"):
+            sys.modules[name] = _stub_module(name)
+            stubbed.append(name)
+    try:
+        import prdc
+        from pytorch_fid.fid_score import calculate_frechet_distance
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+        from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
+        from torch_fidelity.metric_isc import isc_features_to_metric
+        from torch_fidelity.metric_kid import kid_features_to_metric
+        from torch_fidelity.metric_prc import prc_features_to_metric
+        from torchmetrics.image.fid import _compute_fid
+        from torchmetrics.image.inception import InceptionScore
+        from torchmetrics.image.kid import poly_mmd
+    except ImportError as exc:
+        pytest.skip(f"reference packages not installed (requirements-test*.txt): {exc}")
+    finally:
+        for name in list(sys.modules):
+            if name == "torchvision" or name.startswith("torchvision."):
+                if name in stubbed or isinstance(sys.modules[name], types.ModuleType) and \
+                        getattr(sys.modules[name], "__file__", None) is None and stubbed:
+                    del sys.modules[name]
+    return types.SimpleNamespace(**locals())
+
+
+@pytest.fixture(scope="session")
+def mnist_root() -> Path:
+    if not (DATA_ROOT / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"MNIST not found under {DATA_ROOT} (set GANKIT_TEST_DATA)")
+    return DATA_ROOT
