@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: setup setup-test demo test test-fast bench clean
+.PHONY: setup setup-test browser demo test test-fast bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,16 @@ $(VENV)/.setup-test: $(VENV)/.setup requirements-test.txt requirements-test-node
 
 setup: $(VENV)/.setup
 
-setup-test: $(VENV)/.setup-test
+setup-test: $(VENV)/.setup-test browser
+
+# Headless Chromium for the HTML-report test (Debian packages; installed once, as root or via sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+	  echo "installing Debian chromium and chromium-driver (for the report test)"; \
+	  $$SUDO apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends \
+	    chromium chromium-driver >/dev/null || echo "warning: could not install chromium; the report test will skip"; }
 
 demo: setup
 	rm -rf runs/demo
