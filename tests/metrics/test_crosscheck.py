@@ -36,7 +36,7 @@ def test_feature_stats_match_numpy_and_torch_fidelity(sets, refpkgs):
     np.testing.assert_allclose(sigma, ref["sigma"], rtol=1e-10, atol=1e-13)
 
 
-@pytest.mark.parametrize("n_fake, n_real, d", [(1200, 1500, 64), (150, 120, 200)])  # full rank and singular
+@pytest.mark.parametrize("n_fake, n_real, d", [(1200, 1500, 64), (90, 80, 100)])  # full rank and singular
 def test_fid_matches_references(refpkgs, n_fake, n_real, d):
     fake = _features(n_fake, d, 2, shift=0.1, scale=0.9)
     real = _features(n_real, d, 3)
