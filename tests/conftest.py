@@ -30,6 +30,11 @@ def mnist_root() -> Path:
     return DATA_ROOT
 
 
+@pytest.fixture(name="tiny_config")
+def _tiny_config_fixture():
+    return tiny_config
+
+
 def tiny_config(**overrides):
     """A run that takes a second or two on CPU: small models, few steps, digits at 28 px."""
     from gankit.train.run import resolve_config
