@@ -2,12 +2,19 @@
 
 A checkpoint is a directory ``checkpoints/step-00001000/`` holding ``weights.safetensors`` (networks),
 ``state.safetensors`` (optimizer moments, RNG states, data order) and ``state.json`` (counters,
-hyperparameters, format version). It is written as ``.tmp-step-...`` and renamed into place after an
-fsync, so a directory that carries the final name is always complete.
+hyperparameters, format version, and the size and SHA-256 of both tensor files).
+
+Crash safety: a checkpoint is written into ``.tmp-step-...``, every file and the folder are fsynced, and
+only then is it renamed to its final name; a directory that carries a ``step-*`` name is therefore
+always complete. Deleting works the other way round (rename to ``.del-...`` first, then remove), so a
+crash half-way through pruning never leaves a half-deleted ``step-*`` behind. The checksums catch what
+renames cannot (a file damaged later, copied partially, or edited by hand).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import re
@@ -18,12 +25,15 @@ from typing import Any
 import numpy as np
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_bytes
+from safetensors.torch import save as save_bytes
 
 from gankit.errors import CheckpointError, GankitError
 
 FORMAT_VERSION = 1
 CKPT_RE = re.compile(r"^step-(\d{8})$")
+TENSOR_FILES = ("weights.safetensors", "state.safetensors")
+PARTIAL_PREFIXES = (".tmp-step-", ".del-step-", ".old-step-")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -49,6 +59,8 @@ def split_tensors(obj: Any, tensors: dict[str, torch.Tensor], prefix: str = "") 
     if isinstance(obj, (list, tuple)):
         items = [split_tensors(v, tensors, f"{prefix}.{i}" if prefix else str(i)) for i, v in enumerate(obj)]
         return items if isinstance(obj, list) else {"__tuple__": items}
+    if isinstance(obj, float) and not np.isfinite(obj):
+        return {"__float__": repr(obj)}  # JSON has no NaN/Inf; keep state.json strict
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
     raise TypeError(f"cannot store {type(obj).__name__} in a checkpoint")
@@ -64,6 +76,8 @@ def join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
             return tuple(join_tensors(v, tensors) for v in obj["__tuple__"])
         if "__dict__" in obj:
             return {k: join_tensors(v, tensors) for k, v in obj["__dict__"]}
+        if "__float__" in obj:
+            return float(obj["__float__"])
         return {k: join_tensors(v, tensors) for k, v in obj.items()}
     if isinstance(obj, list):
         return [join_tensors(v, tensors) for v in obj]
@@ -71,11 +85,18 @@ def join_tensors(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 
 # ---------------------------------------------------------------------------------------------
-# writing and reading
+# writing
 
 
 def checkpoint_dir(run_dir: Path, step: int) -> Path:
     return Path(run_dir) / "checkpoints" / f"step-{step:08d}"
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
 
 
 def save_checkpoint(run_dir: Path, step: int, weights: dict[str, dict[str, torch.Tensor]],
@@ -84,30 +105,45 @@ def save_checkpoint(run_dir: Path, step: int, weights: dict[str, dict[str, torch
     final = checkpoint_dir(run_dir, step)
     tmp = final.with_name(f".tmp-{final.name}")
     try:
-        shutil.rmtree(tmp, ignore_errors=True)
+        _remove(tmp)
         tmp.mkdir(parents=True)
         flat_weights = {f"{net}.{k}": v.detach().cpu().contiguous().clone()
                         for net, sd in weights.items() for k, v in sd.items()}
-        save_file(flat_weights, str(tmp / "weights.safetensors"))
         state_tensors: dict[str, torch.Tensor] = {}
         skeleton = split_tensors(state, state_tensors)
-        save_file(state_tensors, str(tmp / "state.safetensors"))
-        meta = {"format_version": FORMAT_VERSION, "step": step, "networks": sorted(weights), "state": skeleton}
-        (tmp / "state.json").write_text(json.dumps(meta), encoding="utf-8")
-        for f in tmp.iterdir():
-            with open(f, "rb") as fh:
-                os.fsync(fh.fileno())
-        if final.exists():
-            shutil.rmtree(final)
+        blobs = {"weights.safetensors": save_bytes(flat_weights), "state.safetensors": save_bytes(state_tensors)}
+        manifest = {}
+        for name, blob in blobs.items():
+            _write_synced(tmp / name, blob)
+            manifest[name] = {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+        meta = {"format_version": FORMAT_VERSION, "step": step, "networks": sorted(weights), "files": manifest,
+                "state": skeleton}
+        _write_synced(tmp / "state.json", json.dumps(meta, allow_nan=False).encode("utf-8"))
+        _fsync_dir(tmp)
+        old = None
+        if final.exists():  # re-saving a step (e.g. after a resume): move the old one aside first
+            old = final.with_name(f".old-{final.name}")
+            _remove(old)
+            os.replace(final, old)
         os.replace(tmp, final)
         _fsync_dir(final.parent)
-    except OSError as exc:
-        shutil.rmtree(tmp, ignore_errors=True)
-        reason = "disk full" if exc.errno == 28 else (exc.strerror or str(exc))
-        raise GankitError(f"cannot write checkpoint {final}: {reason}") from None
+        if old is not None:
+            _remove(old)
+    except (OSError, SafetensorError) as exc:
+        _remove(tmp)
+        raise GankitError(f"cannot write checkpoint {final}: {_reason(exc)}") from None
     if keep is not None:
         prune(run_dir, keep, protect or set())
     return final
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        if exc.errno == errno.ENOSPC:
+            return "disk full"
+        return exc.strerror or str(exc)
+    text = str(exc)
+    return "disk full" if "No space left" in text else (text.splitlines()[0] if text else type(exc).__name__)
 
 
 def _fsync_dir(path: Path) -> None:
@@ -123,6 +159,18 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _remove(path: Path) -> None:
+    """Delete a checkpoint folder so that no crash leaves a half-deleted one under a valid name."""
+    if not path.exists():
+        return
+    if CKPT_RE.match(path.name):
+        doomed = path.with_name(f".del-{path.name}")
+        shutil.rmtree(doomed, ignore_errors=True)
+        os.replace(path, doomed)
+        path = doomed
+    shutil.rmtree(path, ignore_errors=True)
+
+
 def list_checkpoints(run_dir: Path) -> list[Path]:
     """Complete checkpoints, oldest first; temporary and foreign entries are ignored."""
     root = Path(run_dir) / "checkpoints"
@@ -132,43 +180,118 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     return sorted(found, key=lambda p: p.name)
 
 
+def clean_partial(run_dir: Path) -> None:
+    """Remove what a crash can leave behind: temporary, half-deleted and moved-aside folders."""
+    root = Path(run_dir) / "checkpoints"
+    if root.is_dir():
+        for p in root.iterdir():
+            if p.name.startswith(PARTIAL_PREFIXES):
+                shutil.rmtree(p, ignore_errors=True)
+
+
 def prune(run_dir: Path, keep: int, protect: set[Path]) -> None:
+    """Keep the ``keep`` newest checkpoints plus the protected ones (e.g. the best by FID)."""
+    protected = {Path(p).resolve() for p in protect}
     ckpts = list_checkpoints(run_dir)
     for old in ckpts[:-keep] if keep else ckpts:
-        if old.resolve() not in {p.resolve() for p in protect}:
-            shutil.rmtree(old, ignore_errors=True)
-    for tmp in (Path(run_dir) / "checkpoints").glob(".tmp-step-*"):
-        shutil.rmtree(tmp, ignore_errors=True)
+        if old.resolve() not in protected:
+            try:
+                _remove(old)
+            except OSError:
+                pass  # pruning is housekeeping; a failure here must not stop training
+    clean_partial(run_dir)
 
 
-def load_checkpoint(path: Path, networks_only: bool = False
-                    ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-    """Read (weights per network, state). Refuses anything that is not a gankit checkpoint."""
+# ---------------------------------------------------------------------------------------------
+# reading
+
+
+def _refuse_pickle(path: Path, head: bytes) -> None:
+    # Pickles start with the PROTO opcode 0x80; torch.save files are zip archives of pickles.
+    if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
+        raise CheckpointError(f"{path} looks like a pickle or torch.save file; gankit never loads pickles "
+                              f"(they can run arbitrary code), only safetensors + JSON checkpoints")
+
+
+def _read_tensors(path: Path, expected: dict[str, Any] | None) -> dict[str, torch.Tensor]:
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
+    _refuse_pickle(path, blob[:8])
+    if isinstance(expected, dict):
+        if len(blob) != expected.get("bytes") or hashlib.sha256(blob).hexdigest() != expected.get("sha256"):
+            raise CheckpointError(f"{path} is corrupt: size or SHA-256 differs from state.json "
+                                  f"({len(blob)} bytes, expected {expected.get('bytes')})")
+    try:
+        return load_bytes(blob)
+    except (SafetensorError, ValueError, OSError) as exc:
+        raise CheckpointError(f"{path} is corrupt: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}") from None
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """state.json of a checkpoint folder, with its format version checked."""
     path = Path(path)
+    if path.is_file():
+        try:
+            with open(path, "rb") as fh:
+                _refuse_pickle(path, fh.read(8))
+        except OSError:
+            pass
+        raise CheckpointError(f"{path} is a file; a gankit checkpoint is a folder (checkpoints/step-NNNNNNNN)")
     meta_file, weights_file = path / "state.json", path / "weights.safetensors"
     if not meta_file.is_file() or not weights_file.is_file():
         raise CheckpointError(f"{path} is not a gankit checkpoint (needs state.json and weights.safetensors)")
     try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+        raw = meta_file.read_bytes()
+        _refuse_pickle(meta_file, raw[:8])
+        meta = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"checkpoint {path} has an unreadable state.json: {exc}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"checkpoint {path} has an unreadable state.json: {first}") from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
     if not isinstance(version, int):
         raise CheckpointError(f"checkpoint {path}: state.json carries no format_version")
     if version > FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {path} was written by a newer gankit (format {version} > "
                               f"{FORMAT_VERSION}); upgrade gankit")
-    try:
-        flat = load_file(str(weights_file))
-        state_tensors = {} if networks_only else load_file(str(path / "state.safetensors"))
-    except (SafetensorError, OSError, ValueError) as exc:
-        raise CheckpointError(f"checkpoint {path} is corrupt: {str(exc).splitlines()[0]}") from None
+    return meta
+
+
+def load_checkpoint(path: Path, networks_only: bool = False
+                    ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """Read (weights per network, state). Refuses anything that is not an intact gankit checkpoint."""
+    path = Path(path)
+    meta = read_meta(path)
+    files = meta.get("files") if isinstance(meta.get("files"), dict) else {}
+    flat = _read_tensors(path / "weights.safetensors", files.get("weights.safetensors"))
+    state_tensors = {} if networks_only else _read_tensors(path / "state.safetensors", files.get("state.safetensors"))
     weights: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in flat.items():
         net, _, name = key.partition(".")
         weights.setdefault(net, {})[name] = value
-    state = {} if networks_only else join_tensors(meta.get("state", {}), state_tensors)
+    try:
+        state = {} if networks_only else join_tensors(meta.get("state", {}), state_tensors)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt: state.json refers to missing tensor {exc}") from None
     return weights, state
+
+
+def verify_checkpoint(path: Path) -> None:
+    """Raise CheckpointError unless every file of the checkpoint is present and intact."""
+    load_checkpoint(path)
+
+
+def latest_intact_checkpoint(run_dir: Path) -> tuple[Path | None, list[str]]:
+    """The newest checkpoint that verifies, and one line per newer one that did not (skipped)."""
+    skipped: list[str] = []
+    for ckpt in reversed(list_checkpoints(run_dir)):
+        try:
+            verify_checkpoint(ckpt)
+            return ckpt, skipped
+        except CheckpointError as exc:
+            skipped.append(str(exc))
+    return None, skipped
 
 
 def load_network(module: torch.nn.Module, weights: dict[str, torch.Tensor], where: str) -> None:
