@@ -49,3 +49,98 @@ recipe(
     optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
     train={"batch_size": 128, "steps": 1500},
 )
+
+recipe(
+    "wgan",
+    "Wasserstein critic with weight clipping c=0.01, n_critic=5, RMSprop 5e-5, DCGAN networks",
+    "Arjovsky et al. 2017, Wasserstein GAN",
+    model={"generator": "dcgan", "discriminator": "dcgan", "d_norm": "batch"},
+    loss={"name": "wgan"},
+    optim={"name": "rmsprop", "lr_g": 5e-5, "lr_d": 5e-5, "n_critic": 5},
+    reg={"weight_clip": 0.01},
+    train={"batch_size": 64, "steps": 1000},
+)
+
+recipe(
+    "wgan-gp",
+    "Wasserstein critic with gradient penalty lambda=10, n_critic=5, Adam(1e-4, 0.0, 0.9), layer-norm critic",
+    "Gulrajani et al. 2017, Improved Training of Wasserstein GANs",
+    model={"generator": "dcgan", "discriminator": "dcgan", "d_norm": "layer"},
+    loss={"name": "wgan"},
+    optim={"name": "adam", "lr_g": 1e-4, "lr_d": 1e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5},
+    reg={"gp_weight": 10.0},
+    train={"batch_size": 64, "steps": 1000},
+)
+
+recipe(
+    "lsgan",
+    "least-squares loss (a=0, b=1, c=1) on DCGAN networks, Adam(2e-4, 0.5)",
+    "Mao et al. 2017, Least Squares Generative Adversarial Networks",
+    model={"generator": "dcgan", "discriminator": "dcgan"},
+    loss={"name": "lsgan"},
+    optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    train={"batch_size": 64, "steps": 1500},
+)
+
+recipe(
+    "hinge",
+    "hinge loss with a spectrally normalised DCGAN discriminator (no BatchNorm), Adam(2e-4, 0.5)",
+    "Lim & Ye 2017, Geometric GAN; Miyato et al. 2018 (standard CNN)",
+    model={"generator": "dcgan", "discriminator": "dcgan", "d_norm": "none", "spectral_norm": True},
+    loss={"name": "hinge"},
+    optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    train={"batch_size": 64, "steps": 1500},
+)
+
+recipe(
+    "sngan",
+    "SNGAN: ResNet G/D, spectral norm, hinge loss, n_critic=5, Adam(2e-4, 0.0, 0.9); 32 px, width cut for CPU",
+    "Miyato et al. 2018, Spectral Normalization for GANs",
+    data={"resolution": 32},
+    model={"generator": "resnet", "discriminator": "resnet", "spectral_norm": True, "z_dim": 128, "width": 32},
+    loss={"name": "hinge"},
+    optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5},
+    train={"batch_size": 64, "steps": 1000},
+)
+
+recipe(
+    "cgan",
+    "conditional DCGAN: one-hot label concatenated to z and as label maps to D's input, BCE",
+    "Mirza & Osindero 2014, Conditional Generative Adversarial Nets",
+    model={"generator": "dcgan", "discriminator": "dcgan", "conditional": True, "conditioning": "onehot"},
+    loss={"name": "bce"},
+    optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    train={"batch_size": 64, "steps": 1500},
+)
+
+recipe(
+    "projection-cgan",
+    "projection discriminator (spectral norm, hinge) with a label-embedding DCGAN generator",
+    "Miyato & Koyama 2018, cGANs with Projection Discriminator",
+    model={"generator": "dcgan", "discriminator": "dcgan", "conditional": True, "conditioning": "projection",
+           "d_norm": "none", "spectral_norm": True},
+    loss={"name": "hinge"},
+    optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    train={"batch_size": 64, "steps": 1500},
+)
+
+recipe(
+    "acgan",
+    "auxiliary-classifier GAN: D predicts real/fake and the class; one-hot conditioned DCGAN generator",
+    "Odena et al. 2017, Conditional Image Synthesis with Auxiliary Classifier GANs",
+    model={"generator": "dcgan", "discriminator": "dcgan", "conditional": True, "conditioning": "acgan"},
+    loss={"name": "acgan", "adversarial": "bce", "aux_weight": 1.0},
+    optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    train={"batch_size": 64, "steps": 1500},
+)
+
+recipe(
+    "infogan",
+    "InfoGAN: 62-d noise + one 10-way categorical and two U(-1,1) codes recovered by a Q head on D",
+    "Chen et al. 2016, InfoGAN",
+    model={"generator": "dcgan", "discriminator": "dcgan", "z_dim": 62, "info_categories": 10,
+           "info_continuous": 2},
+    loss={"name": "infogan", "adversarial": "bce", "aux_weight": 1.0, "info_continuous_weight": 0.1},
+    optim={"name": "adam", "lr_g": 1e-3, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    train={"batch_size": 64, "steps": 1500},
+)

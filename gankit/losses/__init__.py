@@ -35,6 +35,25 @@ class GANLoss:
     def d_terms(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    # Label smoothing and flipping (Salimans et al. 2016) change D's targets, so only losses that have
+    # targets (bce, lsgan) accept them; ``stabilizers.attach`` sets them from the stabilize section.
+    uses_targets = False
+    real_target = 1.0  # one-sided smoothing: 1 - s
+    flip_prob = 0.0  # chance that a sample's real/fake target is swapped
+
+    def set_targets(self, real_target: float, flip_prob: float) -> None:
+        self.real_target, self.flip_prob = real_target, flip_prob
+
+    def targets(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-sample D targets (real, fake): 1-s and 0, with a fraction flip_prob of each swapped."""
+        t_real = torch.full_like(real_logits, self.real_target)
+        t_fake = torch.zeros_like(fake_logits)
+        if self.flip_prob > 0:
+            t_real = torch.where(torch.rand_like(t_real) < self.flip_prob, torch.zeros_like(t_real), t_real)
+            t_fake = torch.where(torch.rand_like(t_fake) < self.flip_prob, torch.full_like(t_fake, self.real_target),
+                                 t_fake)
+        return t_real, t_fake
+
     def g_term(self, fake_logits: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
@@ -46,4 +65,4 @@ def build_loss(cfg: LossConfig) -> GANLoss:
     return LOSSES.get(cfg.name)(cfg)
 
 
-from gankit.losses import bce  # noqa: E402,F401  (register the built-in losses)
+from gankit.losses import aux, bce, hinge, lsgan, wgan  # noqa: E402,F401  (register the built-in losses)

@@ -27,4 +27,4 @@ def build_discriminator(cfg: ModelConfig, shape: tuple[int, int, int], num_class
     return DISCRIMINATORS.get(cfg.discriminator)(cfg, shape, num_classes)
 
 
-from gankit.models import dcgan, mlp  # noqa: E402,F401  (register the built-in architectures)
+from gankit.models import dcgan, mlp, resnet  # noqa: E402,F401  (register the built-in architectures)

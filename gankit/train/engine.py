@@ -24,6 +24,7 @@ from gankit.data import BatchSampler, ImageDataset, load_dataset
 from gankit.errors import GankitError
 from gankit.losses import Stats, build_loss
 from gankit.models import build_discriminator, build_generator
+from gankit.train import stabilizers
 from gankit.train.callbacks import Callback
 from gankit.utils import resolve_device, seed_everything
 
@@ -63,6 +64,7 @@ class Trainer:
         self.d_hooks: list[Callable[["Trainer"], None]] = []
         self.g_hooks: list[Callable[["Trainer"], None]] = []
         self.augment: Callable[[torch.Tensor], torch.Tensor] | None = None
+        self.code_sampler: Callable[[int], torch.Tensor] | None = None  # InfoGAN codes, given to G as y
         self.callbacks: list[Callback] = []
 
         # The fixed latent batch behind every sample grid, so grids over time are comparable.
@@ -75,6 +77,7 @@ class Trainer:
         self.elapsed = 0.0  # training seconds, summed over resumed sessions
         self.stop_reason = ""
         self.total_steps = self._total_steps()
+        stabilizers.attach(self)  # regularizers, hooks, EMA and augmentation, from the config
 
     @property
     def conditional(self) -> bool:
@@ -102,6 +105,8 @@ class Trainer:
     def sample_latents(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = torch.randn(n, self.config.model.z_dim, device=self.device)
         y = torch.randint(0, self.num_classes, (n,), device=self.device) if self.num_classes else None
+        if y is None and self.code_sampler is not None:
+            y = self.code_sampler(n)
         return z, y
 
     def train_step(self) -> Stats:
