@@ -15,7 +15,7 @@ from pathlib import Path
 from gankit.errors import GankitError
 
 # Modules that contribute subcommands through ``register(subparsers)``; optional ones may be absent.
-COMMAND_MODULES = ["gankit.cli"]
+COMMAND_MODULES = ["gankit.cli", "gankit.metrics.cli"]
 
 
 class _Parser(argparse.ArgumentParser):

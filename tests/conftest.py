@@ -41,7 +41,7 @@ def tiny_config(**overrides):
 
     base = {"steps": 4, "batch_size": 16, "model.width": 8, "model.z_dim": 8, "log.log_every": 2,
             "log.sample_every": 2, "log.checkpoint_every": 2, "log.n_samples": 8, "log.progress": False,
-            "data.limit": 200}
+            "data.limit": 200, "log.tensorboard": False, "log.report": False}  # tests/report/ turn those on
     recipe = overrides.pop("recipe", "dcgan")
     base.update(overrides)
     return resolve_config(recipe, None, base)

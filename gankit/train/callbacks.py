@@ -128,6 +128,7 @@ class Progress(Callback):
         self.metrics = metrics
         self.enabled = enabled
         self.progress = None
+        self.stat_keys: set[str] = set()  # keys of the training statistics; other logged keys are metrics
 
     def on_start(self, trainer: "Trainer") -> None:
         if not self.enabled:
@@ -137,24 +138,31 @@ class Progress(Callback):
 
         self.progress = Progress(TextColumn("[bold]train"), BarColumn(), TaskProgressColumn(),
                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                 TextColumn("{task.fields[info]}"), transient=False)
+                                 TextColumn("{task.fields[info]}", markup=False), transient=False)
         self.progress.start()
         self.task = self.progress.add_task("train", total=1000, info="")
         self.last_refresh = 0.0
 
+    def info(self, trainer: "Trainer") -> str:
+        """'step 120/1500  epoch 1.28  d_loss 1.21  g_loss 0.83  fid 45.1': losses, then the latest metrics."""
+        total = f"/{trainer.total_steps}" if trainer.total_steps else ""
+        latest = self.metrics.latest
+        losses = [k for k in latest if k in self.stat_keys and "loss" in k]
+        metrics = [k for k in latest if k not in self.stat_keys and k != "images_per_s"]  # fid, kid, ...
+        shown = losses[:3] + metrics[:3]
+        return f"step {trainer.step}{total}  epoch {trainer.epoch:.2f}" + "".join(f"  {k} {latest[k]:.3g}"
+                                                                                 for k in shown)
+
     def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+        self.stat_keys.update(stats)
         if self.progress is None or time.perf_counter() - self.last_refresh < 0.25:
             return
         self.last_refresh = time.perf_counter()
-        total = f"/{trainer.total_steps}" if trainer.total_steps else ""
-        info = f"step {trainer.step}{total}  epoch {trainer.epoch:.2f}"
-        shown = {k: v for k, v in self.metrics.latest.items() if k != "images_per_s"}
-        info += "".join(f"  {k} {v:.3g}" for k, v in list(shown.items())[:5])
-        self.progress.update(self.task, completed=1000 * trainer.progress, info=info)
+        self.progress.update(self.task, completed=1000 * trainer.progress, info=self.info(trainer))
 
     def on_end(self, trainer: "Trainer") -> None:
         if self.progress is not None:
-            self.progress.update(self.task, completed=1000 * trainer.progress)
+            self.progress.update(self.task, completed=1000 * trainer.progress, info=self.info(trainer))
             self.progress.stop()
 
 

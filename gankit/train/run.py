@@ -40,6 +40,8 @@ SHORTCUTS: dict[str, tuple[str, ...]] = {
     "device": ("train.device",),
     "out": ("out",),
     "name": ("name",),
+    "tensorboard": ("log.tensorboard",),
+    "report": ("log.report",),
 }
 
 
@@ -116,6 +118,14 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
         cb.Summary(run_dir, quiet=quiet),
         *trainer.callbacks,
     ]
+    if lc.tensorboard:  # after SampleGrids: it logs the grid that callback just saved
+        from gankit.train.tensorboard import TensorBoard
+
+        trainer.callbacks.append(TensorBoard(run_dir, metrics, lc.sample_every))
+    if lc.report:  # last, so the page shows every number the other callbacks logged at the end
+        from gankit.report.callback import ReportWriter
+
+        trainer.callbacks.append(ReportWriter(run_dir, quiet=quiet))
     if not quiet:
         print(f"gankit: training {cfg.recipe} on {ds.name} ({len(ds)} images, {'x'.join(map(str, trainer.shape))}) "
               f"on {trainer.device}; run directory {run_dir}")

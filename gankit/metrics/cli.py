@@ -1,0 +1,136 @@
+"""``gankit eval``: a thin layer over ``gankit.metrics.evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+from gankit.errors import GankitError
+
+DESCRIPTION = """Evaluate generated images against reference data.
+
+SOURCE is a run directory (samples are drawn from its latest checkpoint), an image folder, an .npz
+(key 'images', uint8 N x H x W x C) or .npy file, or a dataset name with an optional split
+(mnist:train). REF is a dataset name (default split: test), a folder, an .npz/.npy of images, or
+reference statistics saved with --save-ref. Reference statistics are cached in $GANKIT_CACHE
+(default ~/.cache/gankit)."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from gankit.metrics import EXTRACTORS, METRICS
+
+    p = sub.add_parser("eval", help="FID, KID, IS, precision/recall, ... of samples against data",
+                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="run directory, image folder, .npz/.npy file, or dataset[:split]")
+    p.add_argument("--ref", help="reference: mnist, fashion-mnist, digits (optionally :train/:test), a folder, "
+                                 "an .npz/.npy, or saved statistics (default: the run's dataset, test split)")
+    p.add_argument("--metrics", default="fid,kid,precision,recall",
+                   help=f"comma list from: {', '.join(METRICS.names())}; aliases pr, dc, prdc "
+                        f"(default fid,kid,precision,recall)")
+    p.add_argument("--extractor", default="auto",
+                   help=f"auto (mnist for small grayscale images, else inception), {', '.join(EXTRACTORS.names())}, "
+                        f"or package.module:attr naming a torch module")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers as a JSON object keyed by metric")
+    p.add_argument("-n", "--num-samples", type=int, default=10000, help="samples drawn from a run (default 10000)")
+    p.add_argument("--seed", type=int, default=0, help="latent seed for samples drawn from a run")
+    p.add_argument("--checkpoint", help="checkpoint directory of a run (default: the latest)")
+    p.add_argument("--data-root", help="folder with named datasets (default $GANKIT_DATA or ./data)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    p.add_argument("--batch-size", type=int, default=500, help="images per extractor batch")
+    p.add_argument("--no-cache", action="store_true", help="recompute reference statistics, write no cache")
+    p.add_argument("--save-ref", metavar="FILE", help="save the reference statistics (.npz) for later --ref FILE")
+    p.add_argument("--inception-weights", metavar="PATH", help="InceptionV3 weights (.pth or .safetensors); "
+                                                               "same as GANKIT_INCEPTION_WEIGHTS")
+    p.add_argument("--download", action="store_true", help="download the InceptionV3 weights if missing (online)")
+    p.set_defaults(func=run)
+
+
+def _source(args: argparse.Namespace):
+    """(images or dataset spec, labels, default reference, description) for SOURCE."""
+    src = Path(args.source)
+    if src.is_dir() and (src / "config.yaml").is_file() and (src / "run.json").is_file():
+        import torch
+
+        from gankit.data import DATASETS
+        from gankit.train.run import load_run
+
+        run = load_run(src, args.checkpoint, args.device)
+        labels = None
+        if run.num_classes:  # balanced classes, so class_acc covers every class
+            labels = torch.arange(args.num_samples) % run.num_classes
+        images = run.sample(args.num_samples, seed=args.seed, y=labels)
+        data = run.config.data
+        ref = f"{data.name}:test" if data.name in DATASETS else data.name
+        if args.data_root is None and data.name in DATASETS:
+            args.data_root = data.root
+        return images, labels, ref, f"{args.num_samples} samples from {src}"
+    if not src.exists() and ":" not in args.source and "/" in args.source:
+        raise GankitError(f"source not found: {src}")
+    return args.source, None, None, str(args.source)
+
+
+def run(args: argparse.Namespace) -> int:
+    from gankit.metrics import evaluate, parse_metrics, reference_features
+    from gankit.metrics.extractors import get_extractor
+    from gankit.metrics.evaluate import load_images
+
+    if args.num_samples <= 0:
+        raise GankitError(f"--num-samples must be positive, got {args.num_samples}")
+    names = parse_metrics(args.metrics)  # fail on a typo before any work
+    if args.inception_weights:
+        os.environ["GANKIT_INCEPTION_WEIGHTS"] = args.inception_weights
+    if args.download:
+        from gankit.metrics.extractors.inception import download_weights
+
+        print(f"InceptionV3 weights: {download_weights()}")
+    t0 = time.perf_counter()
+    fake, labels, default_ref, what = _source(args)
+    ref = args.ref or default_ref
+    images, file_labels, _ = load_images(fake, args.data_root)
+    extractor = get_extractor(args.extractor, args.device, tuple(images.shape))
+    ref_set = None
+    if ref is not None:
+        ref_set = reference_features(ref, extractor, device=args.device, data_root=args.data_root,
+                                     cache=not args.no_cache)
+        if args.save_ref:
+            ref_set.save(Path(args.save_ref))
+            print(f"saved reference statistics to {args.save_ref}")
+    results = evaluate(images, ref_set, names, extractor, fake_labels=labels if labels is not None else None,
+                       device=args.device, batch_size=args.batch_size)
+    seconds = time.perf_counter() - t0
+    _print_table(results, what, ref, extractor.name, len(images), seconds)
+    if args.json:
+        from gankit.utils import atomic_write_text
+
+        atomic_write_text(Path(args.json), json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+MEANING = {"fid": "lower is better", "kid": "lower is better (x1e3 shown)", "is": "higher is better",
+           "precision": "samples on the data manifold", "recall": "data covered by samples",
+           "density": "~1 for data-like samples", "coverage": "data balls holding a sample",
+           "mnist_score": "1..10, higher is better", "class_kl": "0 = same class mix as data",
+           "class_acc": "samples classified as their class"}
+
+
+def _print_table(results: dict[str, float], what: str, ref: str | None, extractor: str, n: int,
+                 seconds: float) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{what} vs {ref or '(no reference)'} - extractor {extractor}, {n} images, "
+                        f"{seconds:.1f}s")
+    for col in ("metric", "value", ""):
+        table.add_column(col)
+    for key, value in results.items():
+        if key.endswith("_std"):
+            continue
+        shown = f"{value:.4f}"
+        if f"{key}_std" in results:
+            scale = 1e3 if key == "kid" else 1.0
+            shown = f"{value * scale:.4f} ± {results[key + '_std'] * scale:.4f}"
+        table.add_row(key, shown, MEANING.get(key, ""))
+    Console().print(table)
