@@ -15,7 +15,7 @@ from pathlib import Path
 from gankit.errors import GankitError
 
 # Modules that contribute subcommands through ``register(subparsers)``; optional ones may be absent.
-COMMAND_MODULES = ["gankit.cli", "gankit.metrics.cli"]
+COMMAND_MODULES = ["gankit.cli", "gankit.report.cli", "gankit.metrics.cli"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,6 +45,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any config key, e.g. --set optim.lr_d=4e-4 (repeatable)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or messages")
+    p.add_argument("--tensorboard", action=argparse.BooleanOptionalAction, default=None,
+                   help="log scalars and sample grids to RUN_DIR/tensorboard (default on)")
+    p.add_argument("--report", action=argparse.BooleanOptionalAction, default=None,
+                   help="write RUN_DIR/report.html and progress.gif at the end (default on)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.set_defaults(func=_train)
 
