@@ -209,8 +209,6 @@ class LogConfig(Section):
     progress: bool = Field(True, description="show a live progress bar")
     tensorboard: bool = Field(True, description="also log scalars and sample grids to RUN_DIR/tensorboard")
     report: bool = Field(True, description="write RUN_DIR/report.html and progress.gif when training ends")
-    tensorboard: bool = Field(True, description="also log scalars and sample grids to RUN_DIR/tensorboard")
-    report: bool = Field(True, description="write RUN_DIR/report.html and progress.gif when training ends")
 
 
 class Config(Section):
