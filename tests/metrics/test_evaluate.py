@@ -1,0 +1,149 @@
+"""evaluate(): input kinds, shared features, the reference cache, options and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from gankit.errors import ConfigError, GankitError
+from gankit.metrics import EvalOptions, classify, evaluate, get_extractor, parse_metrics, reference_features
+from gankit.metrics import reference as refmod
+from gankit.metrics.fid import fid_from_features
+from gankit.metrics.extractors.digits import DigitExtractor, classifier_info
+
+OPTS = dict(kid_subsets=5, kid_subset_size=100)
+
+
+class Tiny(nn.Module):
+    """A user-supplied extractor: fixed random projection of the pixels (features only)."""
+
+    def __init__(self):
+        super().__init__()
+        self.proj = nn.Linear(28 * 28, 16)
+        torch.nn.init.normal_(self.proj.weight, generator=torch.Generator().manual_seed(0))
+
+    def forward(self, x):
+        return self.proj(x.flatten(1))
+
+
+@pytest.fixture()
+def sets():
+    g = torch.Generator().manual_seed(0)
+    real = torch.rand(300, 1, 28, 28, generator=g) * 2 - 1
+    fake = (torch.rand(250, 1, 28, 28, generator=g) * 1.6 - 0.8)
+    return fake, real
+
+
+def test_all_metrics_with_a_user_module(sets, tmp_path):
+    fake, real = sets
+    r = evaluate(fake, real, "fid,kid,prdc", Tiny(), cache_dir=tmp_path, **OPTS)
+    assert list(r) == ["fid", "kid", "kid_std", "precision", "recall", "density", "coverage"]
+    assert all(np.isfinite(v) for v in r.values()) and r["fid"] > 0
+
+
+def test_fid_equals_fid_of_quantized_features(sets, tmp_path):
+    """Float samples are rounded to uint8 first; the number is FID of the extractor's features."""
+    fake, real = sets
+    net = Tiny()
+    ex = get_extractor(net)
+    q = lambda x: x.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)  # noqa: E731
+    expected = fid_from_features(ex.extract(q(fake)).features, ex.extract(q(real)).features)
+    assert evaluate(fake, real, "fid", net, cache=False)["fid"] == pytest.approx(expected, rel=1e-10)
+
+
+def test_input_kinds_agree(sets, tmp_path):
+    fake, real = sets
+    net = Tiny()
+    u8 = fake.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
+    nhwc = u8.permute(0, 2, 3, 1).numpy()
+    np.savez(tmp_path / "fake.npz", images=nhwc)
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(len(nhwc)):
+        Image.fromarray(nhwc[i, ..., 0]).save(folder / f"{i:04d}.png")
+    kw = dict(metrics="fid,kid", extractor=net, cache_dir=tmp_path / "c", **OPTS)
+    base = evaluate(fake, real, **kw)
+    for src in (u8, nhwc, tmp_path / "fake.npz", str(folder)):
+        assert evaluate(src, real, **kw) == pytest.approx(base, rel=1e-12), type(src)
+
+
+def test_reference_cache_is_written_once_and_reused(sets, tmp_path, monkeypatch):
+    fake, real = sets
+    net = Tiny()
+    first = evaluate(fake, real, "fid,pr", net, cache_dir=tmp_path, **OPTS)
+    files = list((tmp_path / "refstats").glob("*.npz"))
+    assert len(files) == 1
+    with np.load(files[0]) as z:
+        assert z["mu"].dtype == np.float64 and z["sigma"].shape == (16, 16) and "radii_3" in z.files
+
+    calls = []
+    real_build = refmod.build_feature_set
+    monkeypatch.setattr(refmod, "build_feature_set", lambda *a, **k: calls.append(1) or real_build(*a, **k))
+    assert evaluate(fake, real, "fid,pr", net, cache_dir=tmp_path, **OPTS) == first
+    assert not calls  # the reference came from the cache
+    evaluate(fake, real[:299], "fid", net, cache_dir=tmp_path, **OPTS)  # other data: another key
+    assert len(calls) == 1 and len(list((tmp_path / "refstats").glob("*.npz"))) == 2
+    net.proj.bias.data += 1  # other weights: another key
+    evaluate(fake, real, "fid", net, cache_dir=tmp_path, **OPTS)
+    assert len(list((tmp_path / "refstats").glob("*.npz"))) == 3
+
+
+def test_saved_reference_file_and_extractor_mismatch(sets, tmp_path):
+    fake, real = sets
+    net = Tiny()
+    ref = reference_features(real, net, cache=False)
+    ref.save(tmp_path / "ref.npz")
+    a = evaluate(fake, ref, "fid", net)
+    b = evaluate(fake, str(tmp_path / "ref.npz"), "fid", net)
+    assert a == b
+    other = Tiny()
+    other.proj.bias.data += 1
+    with pytest.raises(GankitError, match="computed with extractor"):
+        evaluate(fake, tmp_path / "ref.npz", "fid", other)
+
+
+def test_metric_names_and_errors(sets):
+    assert parse_metrics("fid, pr,dc") == ["fid", "precision", "recall", "density", "coverage"]
+    with pytest.raises(ConfigError, match="did you mean 'fid'"):
+        parse_metrics("fdi")
+    fake, real = sets
+    with pytest.raises(ConfigError, match="give a reference"):
+        evaluate(fake, None, "fid", Tiny())
+    with pytest.raises(GankitError, match="need class logits"):
+        evaluate(fake, real, "is", Tiny())
+    with pytest.raises(ConfigError, match="unknown evaluation option"):
+        evaluate(fake, real, "fid", Tiny(), kid_subset=3)
+
+
+def test_builtin_classifier_is_small_and_documented():
+    from gankit.metrics.extractors.digits import WEIGHTS
+
+    assert WEIGHTS.stat().st_size < 2_000_000
+    info = classifier_info()
+    assert info["test_accuracy"] > 0.98 and "never test" in info["trained_on"]
+    assert get_extractor("auto", image_shape=(1, 28, 28)).name == "mnist"
+    assert get_extractor("auto", image_shape=(1, 32, 32)).name == "mnist"
+
+
+def test_classify_and_class_metrics(mnist_root):
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+
+    test = load_dataset(DataConfig(name="mnist", root=str(mnist_root), split="test", download=False)).subset(1000)
+    pred = classify(test.images)
+    assert pred.dtype == torch.int64 and (pred == test.labels).float().mean() > 0.97
+    rgb = test.images.expand(-1, 3, -1, -1)
+    big = torch.nn.functional.interpolate(test.images.float(), size=56, mode="bilinear").round().to(torch.uint8)
+    assert (classify(rgb) == pred).float().mean() > 0.99  # RGB -> gray is exact for gray RGB
+    assert (classify(big) == test.labels).float().mean() > 0.95  # resized back to 28
+    r = evaluate(test.images, None, "class_acc,class_hist,mnist_score", "mnist", fake_labels=test.labels)
+    assert r["class_acc"] > 0.97 and sum(r[f"class_hist_{i}"] for i in range(10)) == pytest.approx(1.0)
+
+
+def test_non_digit_images_warn():
+    white = torch.full((50, 1, 28, 28), 250, dtype=torch.uint8)
+    with pytest.warns(UserWarning, match="do not look like MNIST"):
+        DigitExtractor().extract(white)
