@@ -4,6 +4,7 @@ step can still be better per minute)."""
 
 from __future__ import annotations
 
+import difflib
 import html
 import json
 from dataclasses import dataclass, field
@@ -143,8 +144,9 @@ def compare_runs(run_dirs: list[str | Path], keys: list[str] | None = None,
     if keys:
         unknown = [k for k in keys if k not in available]
         if unknown:
-            raise GankitError(f"no run logged {', '.join(map(repr, unknown))}; logged keys: "
-                              f"{', '.join(available) or '(none)'}")
+            close = difflib.get_close_matches(unknown[0], available, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise GankitError(f"no run logged {unknown[0]!r}{hint}; logged keys: {', '.join(available) or '(none)'}")
         chosen = list(keys)
     else:
         chosen = [k for k in available if any(k in r.groups.get(g, []) for r in runs for g in ("metrics", "losses"))]

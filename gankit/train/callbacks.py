@@ -136,7 +136,7 @@ class Progress(Callback):
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, \
             TimeRemainingColumn
 
-        self.progress = Progress(TextColumn("[bold]train"), BarColumn(), TaskProgressColumn(),
+        self.progress = Progress(TextColumn("[bold]train"), BarColumn(bar_width=20), TaskProgressColumn(),
                                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
                                  TextColumn("{task.fields[info]}", markup=False), transient=False)
         self.progress.start()

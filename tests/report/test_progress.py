@@ -1,0 +1,41 @@
+"""The terminal progress line: step, epoch, ETA, losses and the latest evaluation metric."""
+
+from __future__ import annotations
+
+from gankit.train import Trainer
+from gankit.train.callbacks import Callback, MetricsLog, Progress
+
+
+class FakeEval(Callback):
+    """Logs an evaluation line the way the metrics callback does (a separate metrics.jsonl line)."""
+
+    def __init__(self, metrics: MetricsLog):
+        self.metrics = metrics
+
+    def on_step(self, trainer, stats):
+        if trainer.step % 2 == 0:
+            self.metrics.log(trainer, {"fid": 100.0 / trainer.step})
+
+
+def test_progress_line_shows_losses_and_latest_metric(tiny_config, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "200")  # rich truncates the line to a narrow terminal
+    trainer = Trainer(tiny_config(steps=4))
+    metrics = MetricsLog(tmp_path, every=2)
+    bar = Progress(metrics, enabled=True)
+    trainer.callbacks = [metrics, FakeEval(metrics), bar]
+    trainer.fit()
+    info = bar.info(trainer)
+    assert info.startswith("step 4/4  epoch ")
+    assert f"d_loss {metrics.latest['d_loss']:.3g}" in info and f"g_loss {metrics.latest['g_loss']:.3g}" in info
+    assert "fid 25" in info  # the latest value (100 / 4), not the first
+    assert "d_real" not in info and "images_per_s" not in info
+    out = capsys.readouterr().out
+    assert "ETA" in out and "step 4/4" in out and "fid 25" in out
+
+
+def test_disabled_progress_prints_nothing(tiny_config, tmp_path, capsys):
+    trainer = Trainer(tiny_config(steps=2))
+    metrics = MetricsLog(tmp_path, every=1)
+    trainer.callbacks = [metrics, Progress(metrics, enabled=False)]
+    trainer.fit()
+    assert capsys.readouterr().out == ""
