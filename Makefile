@@ -40,7 +40,7 @@ browser:
 demo: setup
 	rm -rf runs/demo
 	$(BIN)/gankit train --out runs/demo
-	@echo "open runs/demo/samples/final.png (sample grids over time: runs/demo/samples/)"
+	@echo "open runs/demo/report.html in a browser: curves, samples over training, timing (one offline file)"
 
 test: setup-test
 	$(BIN)/python -m pytest -q
