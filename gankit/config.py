@@ -53,16 +53,6 @@ class ModelConfig(Section):
     info_categories: int = Field(0, ge=0, le=1000, description="InfoGAN: values of the categorical code (0: none)")
     info_continuous: int = Field(0, ge=0, le=64, description="InfoGAN: number of continuous U(-1, 1) codes")
 
-    d_norm: Literal["batch", "layer", "none"] = Field(
-        "batch", description="normalisation in conv discriminators (WGAN-GP asks for layer or none)")
-    spectral_norm: bool = Field(False, description="spectral normalisation of every D layer (Miyato et al. 2018)")
-    conditional: bool = Field(False, description="condition G and D on the dataset's class labels")
-    conditioning: Literal["onehot", "embed", "projection", "acgan"] = Field(
-        "onehot", description="how labels enter: onehot/embed concatenated to G's z and D's input (Mirza & "
-        "Osindero 2014), projection D (Miyato & Koyama 2018), acgan auxiliary classifier D (Odena et al. 2017)")
-    info_categories: int = Field(0, ge=0, le=1000, description="InfoGAN: values of the categorical code (0: none)")
-    info_continuous: int = Field(0, ge=0, le=64, description="InfoGAN: number of continuous U(-1, 1) codes")
-
     @field_validator("g_hidden", "d_hidden")
     @classmethod
     def _positive_sizes(cls, sizes: list[int]) -> list[int]:
@@ -76,11 +66,6 @@ class LossConfig(Section):
     g_form: Literal["non-saturating", "minimax"] = Field(
         "non-saturating", description="generator objective of the BCE loss (Goodfellow et al. 2014)"
     )
-    adversarial: str = Field("bce", description="adversarial loss under the acgan/infogan auxiliary losses")
-    aux_weight: float = Field(1.0, ge=0.0, description="weight of the ACGAN class / InfoGAN code loss")
-    info_continuous_weight: float = Field(
-        0.1, ge=0.0, description="InfoGAN: weight of the continuous-code (Gaussian) term relative to the categorical")
-
     adversarial: str = Field("bce", description="adversarial loss under the acgan/infogan auxiliary losses")
     aux_weight: float = Field(1.0, ge=0.0, description="weight of the ACGAN class / InfoGAN code loss")
     info_continuous_weight: float = Field(
@@ -165,41 +150,6 @@ class GuardConfig(Section):
         0.1, ge=0.0, lt=1.0, description="warn when fixed-latent sample diversity falls below this fraction of its peak (0: off)")
 
 
-class RegConfig(Section):
-    gp_weight: float = Field(0.0, ge=0.0, description="WGAN-GP gradient penalty lambda (Gulrajani et al. 2017; 0: off)")
-    r1_gamma: float = Field(0.0, ge=0.0, description="R1 penalty gamma on real images (Mescheder et al. 2018; 0: off)")
-    r1_every: int = Field(1, ge=1, description="lazy R1: apply every k steps, scaled by k (Karras et al. 2020)")
-    weight_clip: float | None = Field(None, gt=0.0, description="clip D weights to [-c, c] (WGAN, c=0.01)")
-
-
-class EMAConfig(Section):
-    enabled: bool = Field(False, description="keep an EMA of G's weights and sample/evaluate with it")
-    half_life: float = Field(10000.0, gt=0.0, description="EMA half-life in images (StyleGAN2: 10k)")
-    decay: float | None = Field(None, gt=0.0, lt=1.0, description="fixed per-step decay instead of half_life")
-    start: int = Field(0, ge=0, description="copy G into the EMA for this many steps before averaging")
-
-
-class AugmentConfig(Section):
-    policy: str = Field("", description="DiffAugment ops on real and fake (Zhao et al. 2020): color,translation,cutout")
-    instance_noise: float = Field(0.0, ge=0.0, description="std of Gaussian noise on D inputs, annealed to 0")
-
-    @field_validator("policy")
-    @classmethod
-    def _known_ops(cls, value: str) -> str:
-        ops = [op.strip() for op in value.split(",") if op.strip()]
-        bad = [op for op in ops if op not in ("color", "translation", "cutout")]
-        if bad:
-            raise ValueError(f"unknown DiffAugment op {bad[0]!r}; choose from color, translation, cutout")
-        return ",".join(ops)
-
-
-class StabilizeConfig(Section):
-    label_smoothing: float = Field(0.0, ge=0.0, lt=0.5, description="one-sided: real target 1-s (Salimans et al. 2016)")
-    label_flip: float = Field(0.0, ge=0.0, lt=0.5, description="probability of swapping D's real/fake targets")
-    grad_clip_d: float | None = Field(None, gt=0.0, description="clip D's gradient norm to this value")
-    grad_clip_g: float | None = Field(None, gt=0.0, description="clip G's gradient norm to this value")
-
-
 class LogConfig(Section):
     log_every: int = Field(50, gt=0, description="steps between metrics.jsonl lines")
     sample_every: int = Field(500, gt=0, description="steps between sample grids")
@@ -222,10 +172,6 @@ class Config(Section):
     optim: OptimConfig = OptimConfig()
     train: TrainConfig = TrainConfig()
     log: LogConfig = LogConfig()
-    reg: RegConfig = RegConfig()
-    ema: EMAConfig = EMAConfig()
-    augment: AugmentConfig = AugmentConfig()
-    stabilize: StabilizeConfig = StabilizeConfig()
     guard: GuardConfig = GuardConfig()
     reg: RegConfig = RegConfig()
     ema: EMAConfig = EMAConfig()
