@@ -161,6 +161,25 @@ class LogConfig(Section):
     report: bool = Field(True, description="write RUN_DIR/report.html and progress.gif when training ends")
 
 
+class EvalConfig(Section):
+    every: int | None = Field(None, gt=0, description="steps between evaluations (FID, KID, ...; default off)")
+    metrics: str = Field("fid,kid,precision,recall", description="metrics to compute, as gankit eval --metrics")
+    n_samples: int = Field(5000, ge=10, le=100_000, description="generated images per evaluation (fixed latents)")
+    ref: str | None = Field(None, description="reference data (default: the dataset's test split)")
+    extractor: str = Field("auto", description="feature extractor: auto, mnist, inception (gankit eval --extractor)")
+    keep_best: bool = Field(True, description="keep the lowest-FID checkpoint, named in best.json, safe from pruning")
+
+    @field_validator("metrics")
+    @classmethod
+    def _known_metrics(cls, value: str) -> str:
+        from gankit.metrics.evaluate import parse_metrics  # late: gankit.metrics imports this module
+
+        try:
+            return ",".join(parse_metrics(value))
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+
 class Config(Section):
     version: int = CONFIG_VERSION
     recipe: str | None = Field(None, description="named recipe the config started from")
@@ -177,6 +196,7 @@ class Config(Section):
     ema: EMAConfig = EMAConfig()
     augment: AugmentConfig = AugmentConfig()
     stabilize: StabilizeConfig = StabilizeConfig()
+    eval: EvalConfig = EvalConfig()
 
     @field_validator("version")
     @classmethod
