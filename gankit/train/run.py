@@ -118,6 +118,11 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
         cb.Summary(run_dir, quiet=quiet),
         *trainer.callbacks,
     ]
+    if cfg.eval.every:  # evaluation every N steps (off by default): metrics.jsonl, TensorBoard, best checkpoint
+        from gankit.metrics.hook import EvalCallback
+
+        ckpt = next(c for c in trainer.callbacks if isinstance(c, cb.Checkpointer))
+        trainer.callbacks.append(EvalCallback(run_dir, metrics, ckpt, quiet=quiet))
     if lc.tensorboard:  # after SampleGrids: it logs the grid that callback just saved
         from gankit.train.tensorboard import TensorBoard
 
