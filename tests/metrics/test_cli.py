@@ -1,0 +1,72 @@
+"""`gankit eval` on the three source kinds (run directory, image folder, .npz) and its errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from gankit.cli import main
+
+
+@pytest.fixture()
+def env(monkeypatch, tmp_path, mnist_root):
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("GANKIT_DATA", str(mnist_root))
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def digits(mnist_root) -> np.ndarray:
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+
+    ds = load_dataset(DataConfig(name="mnist", root=str(mnist_root), split="train", limit=600, download=False))
+    return ds.images.permute(0, 2, 3, 1).numpy()  # (N, 28, 28, 1) uint8
+
+
+def test_npz_source_prints_a_table_and_writes_json(env, digits, capsys):
+    np.savez(env / "samples.npz", images=digits)
+    rc = main(["eval", str(env / "samples.npz"), "--ref", "mnist", "--metrics", "fid,kid,pr,dc,is",
+               "--json", str(env / "out.json")])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "fid" in out and "extractor mnist" in out
+    numbers = json.loads((env / "out.json").read_text())
+    assert {"fid", "kid", "kid_std", "is", "precision", "recall", "density", "coverage"} <= set(numbers)
+    assert 0 < numbers["fid"] < 5 and numbers["precision"] > 0.5  # real digits vs real digits
+    assert list((env / "cache" / "refstats").glob("mnist-test-mnist-*.npz"))
+
+
+def test_folder_source_and_saved_reference(env, digits):
+    folder = env / "imgs"
+    folder.mkdir()
+    for i in range(300):
+        Image.fromarray(digits[i, ..., 0]).save(folder / f"{i:03d}.png")
+    assert main(["eval", str(folder), "--ref", "mnist", "--metrics", "fid", "--save-ref", str(env / "ref.npz"),
+                 "--json", str(env / "a.json")]) == 0
+    assert main(["eval", str(folder), "--ref", str(env / "ref.npz"), "--metrics", "fid",
+                 "--json", str(env / "b.json")]) == 0
+    assert json.loads((env / "a.json").read_text()) == json.loads((env / "b.json").read_text())
+
+
+@pytest.mark.slow
+def test_run_directory_source(env):
+    import gankit
+
+    run_dir = env / "run"
+    gankit.train(data="digits", steps=2, batch_size=16, out=str(run_dir), quiet=True)
+    assert main(["eval", str(run_dir), "-n", "300", "--metrics", "fid,kid,mnist_score",
+                 "--json", str(env / "run.json")]) == 0
+    numbers = json.loads((env / "run.json").read_text())
+    assert numbers["fid"] > 0 and 1 <= numbers["mnist_score"] <= 10
+
+
+def test_user_errors_are_one_line(env, capsys):
+    assert main(["eval", str(env / "missing.npz"), "--ref", "mnist"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gankit: error:") and "\n" not in err
+    assert main(["eval", "mnist:test", "--ref", "mnist", "--metrics", "fdi"]) == 2
+    assert "did you mean 'fid'" in capsys.readouterr().err
