@@ -42,6 +42,23 @@ def _clone(obj: Any) -> Any:
     return obj
 
 
+def _copy_into(old: Any, obj: Any) -> Any:
+    """``_clone(obj)``, but writing into the tensors of ``old`` (the previous snapshot) where they fit, so a
+    snapshot per step copies memory instead of allocating it (about 2x cheaper on CPU)."""
+    if isinstance(obj, torch.Tensor):
+        if isinstance(old, torch.Tensor) and old.shape == obj.shape and old.dtype == obj.dtype \
+                and old.device == obj.device:
+            return old.copy_(obj.detach())
+        return obj.detach().clone()
+    if isinstance(obj, dict):
+        old = old if isinstance(old, dict) else {}
+        return {k: _copy_into(old.get(k), v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        old = old if isinstance(old, (list, tuple)) and len(old) == len(obj) else [None] * len(obj)
+        return type(obj)(_copy_into(o, v) for o, v in zip(old, obj))
+    return obj
+
+
 class DivergenceGuard:
     def __init__(self, cfg: GuardConfig, sample_every: int):
         self.cfg = cfg
@@ -79,6 +96,11 @@ class DivergenceGuard:
         names, tensors = self._watched(trainer, stats)
         if not tensors:
             return None
+        # Fast path: a finite L2 norm proves every element finite, and torch's fused L2 kernel is ~15x
+        # faster on CPU than its max-abs one (docs/performance.md). Only when it is not finite (NaN, Inf,
+        # or a sum of squares that overflowed) does the exact max-abs check below decide.
+        if bool(torch.stack([n.float() for n in torch._foreach_norm(tensors, 2)]).isfinite().all()):
+            return None
         # one fused reduction per (device, dtype) group and a single host sync per step
         norms = torch._foreach_norm(tensors, float("inf"))
         if bool(torch.stack([n.float() for n in norms]).isfinite().all()):
@@ -100,7 +122,8 @@ class DivergenceGuard:
         return parts
 
     def snapshot(self, trainer: "Trainer") -> None:
-        self._snapshot = {name: _clone(obj.state_dict()) for name, obj in self._parts(trainer).items()}
+        old = self._snapshot or {}
+        self._snapshot = {name: _copy_into(old.get(name), obj.state_dict()) for name, obj in self._parts(trainer).items()}
         self._snapshot["__fixed__"] = {"step": trainer.step}
         self._snapshot_step = trainer.step
 
