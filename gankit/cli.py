@@ -15,7 +15,7 @@ from pathlib import Path
 from gankit.errors import GankitError
 
 # Modules that contribute subcommands through ``register(subparsers)``; optional ones may be absent.
-COMMAND_MODULES = ["gankit.cli", "gankit.report.cli", "gankit.metrics.cli"]
+COMMAND_MODULES = ["gankit.cli", "gankit.report.cli", "gankit.metrics.cli", "gankit.sampling"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,6 +50,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--report", action=argparse.BooleanOptionalAction, default=None,
                    help="write RUN_DIR/report.html and progress.gif at the end (default on)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue RUN_DIR from its newest intact checkpoint, exactly (only --steps, --epochs, "
+                        "--max-time, --device may change); the same command again also resumes an interrupted run")
     p.set_defaults(func=_train)
 
 
@@ -61,11 +64,33 @@ def _train(args: argparse.Namespace) -> int:
 
     overrides = {key: getattr(args, key) for key in SHORTCUTS if getattr(args, key, None) is not None}
     overrides.update(parse_override(item) for item in args.set)
+    if args.resume:
+        return _resume(args, overrides)
     cfg = resolve_config(args.recipe, args.config, overrides)
     if args.dry_run:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return 0
     train(cfg, quiet=args.quiet)
+    return 0
+
+
+def _resume(args: argparse.Namespace, overrides: dict) -> int:
+    import yaml
+
+    from gankit.train.checkpoint import latest_intact_checkpoint
+    from gankit.train.run import resume
+
+    if args.recipe or args.config:
+        raise GankitError("--resume uses the run's saved config; drop --recipe/--config")
+    if args.dry_run:
+        from gankit.train.run import _saved_config
+
+        run_dir = Path(args.resume)
+        print(yaml.safe_dump(_saved_config(run_dir).to_dict(), sort_keys=False), end="")
+        ckpt, _ = latest_intact_checkpoint(run_dir)
+        print(f"# would resume from {ckpt or 'the start (no complete checkpoint yet)'}")
+        return 0
+    resume(args.resume, quiet=args.quiet, **overrides)
     return 0
 
 
@@ -78,6 +103,11 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="output file: .png grid or .npz array")
     p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--class", dest="class_", type=int, metavar="K", help="conditional runs: draw only class K")
+    p.add_argument("--grid-by-class", action="store_true", help="conditional runs: one row per class")
+    p.add_argument("--sweep-code", metavar="CODE", help="InfoGAN runs: vary code 'cat' or continuous code 0, 1, ...")
+    p.add_argument("--per-class", type=int, default=8, help="images per row of --grid-by-class / rows of --sweep-code")
+    p.add_argument("--sweep-limit", type=float, default=1.0, help="continuous sweeps run from -L to L (default 1)")
     p.set_defaults(func=_sample)
 
 
@@ -89,7 +119,13 @@ def _sample(args: argparse.Namespace) -> int:
     from gankit.utils import to_uint8
 
     run = load_run(args.run_dir, args.checkpoint, args.device)
-    images = run.sample(args.n, seed=args.seed)
+    from gankit.sampling import sample_command
+
+    done = sample_command(args, run, out)  # --grid-by-class / --sweep-code
+    if done:
+        print(done)
+        return 0
+    images = run.sample(args.n, seed=args.seed, y=args.class_)
     write_images(images, out)
     print(f"wrote {args.n} samples to {out}")
     return 0

@@ -68,6 +68,20 @@ class MetricsLog(Callback):
         for writer in self.extra_writers:
             writer.write(trainer.step, record)
 
+    def state_dict(self) -> dict:
+        """The half-filled averaging window, so a resumed run logs the same lines as an uninterrupted one."""
+        return {"count": self.count, "sums": dict(self.sums)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count = int(state["count"])
+        self.sums = {k: v.clone() for k, v in state["sums"].items()}
+
+    def event(self, trainer: "Trainer", record: dict) -> None:
+        """Write one non-numeric line (``{"event": ...}``: guard rollbacks, warnings) to metrics.jsonl only."""
+        line = {"step": trainer.step, "epoch": round(trainer.epoch, 4), "time": round(trainer.elapsed, 3), **record}
+        with open(self.path, "a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+
 
 class SampleGrids(Callback):
     """Saves a grid from the fixed latent batch every ``every`` steps and at the end."""

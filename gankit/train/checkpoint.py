@@ -207,7 +207,10 @@ def prune(run_dir: Path, keep: int, protect: set[Path]) -> None:
 
 
 def _refuse_pickle(path: Path, head: bytes) -> None:
-    # Pickles start with the PROTO opcode 0x80; torch.save files are zip archives of pickles.
+    # Pickles start with the PROTO opcode 0x80; torch.save files are zip archives of pickles. A
+    # safetensors file starts with its header length (8 bytes, little-endian) and then "{".
+    if head[8:9] == b"{":
+        return
     if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
         raise CheckpointError(f"{path} looks like a pickle or torch.save file; gankit never loads pickles "
                               f"(they can run arbitrary code), only safetensors + JSON checkpoints")
@@ -218,7 +221,7 @@ def _read_tensors(path: Path, expected: dict[str, Any] | None) -> dict[str, torc
         blob = path.read_bytes()
     except OSError as exc:
         raise CheckpointError(f"cannot read {path}: {exc.strerror or exc}") from None
-    _refuse_pickle(path, blob[:8])
+    _refuse_pickle(path, blob[:9])
     if isinstance(expected, dict):
         if len(blob) != expected.get("bytes") or hashlib.sha256(blob).hexdigest() != expected.get("sha256"):
             raise CheckpointError(f"{path} is corrupt: size or SHA-256 differs from state.json "
@@ -235,7 +238,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     if path.is_file():
         try:
             with open(path, "rb") as fh:
-                _refuse_pickle(path, fh.read(8))
+                _refuse_pickle(path, fh.read(9))
         except OSError:
             pass
         raise CheckpointError(f"{path} is a file; a gankit checkpoint is a folder (checkpoints/step-NNNNNNNN)")
@@ -244,7 +247,7 @@ def read_meta(path: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is not a gankit checkpoint (needs state.json and weights.safetensors)")
     try:
         raw = meta_file.read_bytes()
-        _refuse_pickle(meta_file, raw[:8])
+        _refuse_pickle(meta_file, raw[:9])
         meta = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

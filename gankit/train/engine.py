@@ -21,11 +21,12 @@ from torch import nn
 
 from gankit.config import Config, ConfigError, OptimConfig
 from gankit.data import BatchSampler, ImageDataset, load_dataset
-from gankit.errors import GankitError
+from gankit.errors import CheckpointError, GankitError, TrainingDiverged
 from gankit.losses import Stats, build_loss
 from gankit.models import build_discriminator, build_generator
 from gankit.train import stabilizers
 from gankit.train.callbacks import Callback
+from gankit.train.guard import DivergenceGuard, deferred_interrupts
 from gankit.utils import resolve_device, seed_everything
 
 Regularizer = Callable[..., torch.Tensor | None]  # (D, real, fake, y_real, y_fake, step) -> extra D loss
@@ -78,6 +79,10 @@ class Trainer:
         self.stop_reason = ""
         self.total_steps = self._total_steps()
         stabilizers.attach(self)  # regularizers, hooks, EMA and augmentation, from the config
+        # Exact resume saves every optimizer, scheduler, hook and callback with state_dict/load_state_dict
+        # found on the trainer (see stateful_parts); anything else registers itself here by name.
+        self.extra_state: dict[str, Any] = {}
+        self.guard = DivergenceGuard(config.guard, config.log.sample_every) if config.guard.enabled else None
 
     @property
     def conditional(self) -> bool:
@@ -148,28 +153,42 @@ class Trainer:
             cb.on_start(self)
         max_time = self.config.train.max_time
         started, base = time.perf_counter(), self.elapsed
-        try:
-            while True:
-                if self.total_steps is not None and self.step >= self.total_steps:
-                    self.stop_reason = f"reached {self.total_steps} steps"
-                    break
-                if max_time is not None and self.elapsed >= max_time:
-                    self.stop_reason = f"reached the time limit ({max_time:g} s)"
-                    break
-                self.G.train()
-                self.D.train()
-                stats = self.train_step()
+        if self.guard is not None:
+            self.guard.before_fit(self)
+        # Ctrl-C / SIGTERM stop between steps, so the checkpoint written on the way out resumes exactly.
+        with deferred_interrupts() as interrupt_requested:
+            try:
+                while True:
+                    if self.total_steps is not None and self.step >= self.total_steps:
+                        self.stop_reason = f"reached {self.total_steps} steps"
+                        break
+                    if max_time is not None and self.elapsed >= max_time:
+                        self.stop_reason = f"reached the time limit ({max_time:g} s)"
+                        break
+                    if interrupt_requested():
+                        self.stop_reason = "interrupted"
+                        break
+                    self.G.train()
+                    self.D.train()
+                    stats = self.train_step()
+                    self.elapsed = base + time.perf_counter() - started
+                    if self.guard is not None and not self.guard.after_step(self, stats):
+                        if self.guard.stopped:  # rolled back to the last good state; callbacks save it
+                            self.stop_reason = self.guard.message
+                            break
+                        continue  # a rolled-back step never reaches logs or checkpoints
+                    for cb in self.callbacks:
+                        cb.on_step(self, stats)
+            except KeyboardInterrupt:
+                self.stop_reason = "interrupted"
+            finally:
                 self.elapsed = base + time.perf_counter() - started
-                for cb in self.callbacks:
-                    cb.on_step(self, stats)
-        except KeyboardInterrupt:
-            self.stop_reason = "interrupted"
-        finally:
-            self.elapsed = base + time.perf_counter() - started
         for cb in self.callbacks:
             cb.on_end(self)
         if self.stop_reason == "interrupted":
             raise KeyboardInterrupt
+        if self.guard is not None and self.guard.stopped:
+            raise TrainingDiverged(self.guard.message)
         return self
 
     @property
@@ -195,6 +214,41 @@ class Trainer:
             nets["G_ema"] = self.G_ema
         return nets
 
+    def optimizers(self) -> list[torch.optim.Optimizer]:
+        return [obj for obj in self.stateful_parts().values() if isinstance(obj, torch.optim.Optimizer)]
+
+    def stateful_parts(self) -> dict[str, Any]:
+        """Everything besides the networks' weights that exact resume restores, by a stable name.
+
+        Found automatically: attributes of the trainer with ``state_dict``/``load_state_dict``
+        (optimizers, schedulers, the sampler, the guard, extra modules or loss objects) and such
+        objects in the hook and callback lists (an EMA or ADA object, a callback with running sums);
+        ``self.extra_state[name] = obj`` adds anything else. The networks go to weights.safetensors.
+        """
+        nets = {id(m) for m in self.networks().values()}
+        skip = nets | {id(self)}
+        parts: dict[str, Any] = {}
+
+        def consider(name: str, obj: Any) -> None:
+            obj = getattr(obj, "__self__", obj)  # a bound method hook: its object holds the state
+            if id(obj) in skip or isinstance(obj, type):
+                return
+            if callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state_dict", None)):
+                if isinstance(obj, nn.Module) and not obj.state_dict():
+                    return  # stateless module (a loss object, say): nothing to save
+                skip.add(id(obj))
+                parts[name] = obj
+
+        for name, obj in vars(self).items():
+            if isinstance(obj, (list, tuple)):
+                for i, item in enumerate(obj):
+                    consider(f"{name}.{i}.{type(getattr(item, '__self__', item)).__name__}", item)
+            elif name != "extra_state":
+                consider(name, obj)
+        for name, obj in self.extra_state.items():
+            consider(name, obj)
+        return parts
+
     def state_dict(self) -> dict[str, Any]:
         import random
 
@@ -203,10 +257,8 @@ class Trainer:
         state: dict[str, Any] = {
             "step": self.step,
             "elapsed": self.elapsed,
-            "opt_g": self.opt_g.state_dict(),
-            "opt_d": self.opt_d.state_dict(),
-            "sampler": self.sampler.state_dict(),
             "fixed_z": self.fixed_z,
+            "parts": {name: obj.state_dict() for name, obj in self.stateful_parts().items()},
             "rng": {"torch": torch.get_rng_state(), "numpy": list(np.random.get_state()),
                     "python": _python_rng_to_json(random.getstate())},
         }
@@ -219,11 +271,16 @@ class Trainer:
 
         import numpy as np
 
+        parts, saved = self.stateful_parts(), state.get("parts", {})
+        missing, unexpected = sorted(set(parts) - set(saved)), sorted(set(saved) - set(parts))
+        if missing or unexpected:
+            detail = f"lacks {missing[0]}" if missing else f"has an unknown {unexpected[0]}"
+            raise CheckpointError(f"checkpoint state does not fit this run ({detail}); was it written with "
+                                  f"another config?")
         self.step = int(state["step"])
         self.elapsed = float(state["elapsed"])
-        self.opt_g.load_state_dict(state["opt_g"])
-        self.opt_d.load_state_dict(state["opt_d"])
-        self.sampler.load_state_dict(state["sampler"])
+        for name, obj in parts.items():
+            obj.load_state_dict(saved[name])
         self.fixed_z = state["fixed_z"].to(self.device)
         rng = state["rng"]
         torch.set_rng_state(rng["torch"].to(torch.uint8))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,11 @@ import torch
 
 from gankit import config as cfgmod
 from gankit.config import Config
-from gankit.errors import CheckpointError, GankitError
+from gankit.errors import CheckpointError, GankitError, TrainingDiverged
 from gankit.recipes import DEFAULT_RECIPE, RECIPES
 from gankit.train import callbacks as cb
-from gankit.train.checkpoint import list_checkpoints, load_checkpoint, load_network
+from gankit.train.checkpoint import clean_partial, latest_intact_checkpoint, list_checkpoints, load_checkpoint, \
+    load_network
 from gankit.train.engine import Trainer, check_run_dir_free
 from gankit.utils import atomic_write_text, resolve_device
 
@@ -87,23 +89,141 @@ def train(config: Config | dict[str, Any] | str | Path | None = None, *, recipe:
         cfg = cfgmod.build_config(config.to_dict(), cfgmod.dotted_to_nested(_flatten_shortcuts(overrides)))
     else:
         cfg = resolve_config(recipe, config, overrides)
-    trainer = Trainer(cfg)  # loads data and builds models before anything is written
     run_dir = default_run_dir(cfg)
+    if is_interrupted_run(run_dir):  # the same command again continues an interrupted run
+        saved = _saved_config(run_dir)
+        changed = config_changes(saved, cfg)
+        if changed:
+            raise GankitError(f"{run_dir} holds an interrupted run with another config ({changed}); continue it "
+                              f"with --resume {run_dir} or choose another --out")
+        trainer = Trainer(cfg)
+        return _run_training(trainer, run_dir, quiet=quiet, progress=progress, resume=True)
+    trainer = Trainer(cfg)  # loads data and builds models before anything is written
     check_run_dir_free(run_dir)
     return _run_training(trainer, run_dir, quiet=quiet, progress=progress)
 
 
-def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool | None) -> "Run":
+# ---------------------------------------------------------------------------------------------
+# resuming: `gankit train --resume RUN_DIR`, and the same command again after a crash
+
+# Keys that may change when a run is continued; anything else would make it a different run.
+RESUMABLE_KEYS = ("train.steps", "train.epochs", "train.max_time", "train.device", "train.threads", "log.progress",
+                  "out", "name")
+
+
+def resume(run_dir: str | Path, *, quiet: bool = False, progress: bool | None = None, **overrides: Any) -> "Run":
+    """Continue a run from its newest intact checkpoint, exactly where it stopped.
+
+    Overrides may only extend or limit the run (``steps``, ``epochs``, ``max_time``) or move it
+    (``device``, ``train.threads``); the rest of the saved config is kept.
+    """
+    run_dir = Path(run_dir)
+    saved = _saved_config(run_dir)
+    flat = _flatten_shortcuts(overrides)
+    for key, value in flat.items():
+        if key not in RESUMABLE_KEYS:
+            raise GankitError(f"--resume continues {run_dir} with its saved config; {key} cannot change there "
+                              f"(only {', '.join(k for k in RESUMABLE_KEYS if k not in ('out', 'name'))})")
+    if "out" in flat and Path(str(flat["out"])).resolve() != run_dir.resolve():
+        raise GankitError(f"--out {flat['out']} differs from the run being resumed ({run_dir}); leave --out out")
+    cfg = cfgmod.build_config(saved.to_dict(), cfgmod.dotted_to_nested(flat), {"out": str(run_dir)})
+    trainer = Trainer(cfg)
+    return _run_training(trainer, run_dir, quiet=quiet, progress=progress, resume=True)
+
+
+def _saved_config(run_dir: Path) -> Config:
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory not found: {run_dir}")
+    cfg_file = run_dir / "config.yaml"
+    if not cfg_file.is_file():
+        raise CheckpointError(f"{run_dir} is not a gankit run directory (no config.yaml)")
+    meta_file = run_dir / "run.json"
+    if meta_file.is_file():
+        _read_run_meta(meta_file, run_dir)
+    return cfgmod.load(cfg_file)
+
+
+def is_interrupted_run(run_dir: Path) -> bool:
+    """A run directory whose training started and did not finish (killed, crashed or interrupted)."""
+    if not (run_dir / "config.yaml").is_file():
+        return False
+    summary = run_dir / "summary.json"
+    if not summary.is_file():
+        return True
+    try:
+        return json.loads(summary.read_text(encoding="utf-8")).get("stopped") == "interrupted"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return False
+
+
+def config_changes(saved: Config, new: Config) -> str:
+    """'' when two configs describe the same run (up to RESUMABLE_KEYS), else the first difference."""
+    def flat(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for k, v in d.items():
+            key = f"{prefix}{k}"
+            out.update(flat(v, key + ".") if isinstance(v, dict) else {key: v})
+        return out
+
+    a, b = flat(saved.to_dict()), flat(new.to_dict())
+    for key in sorted(set(a) | set(b)):
+        if key not in RESUMABLE_KEYS and a.get(key) != b.get(key):
+            return f"{key}: {a.get(key)!r} then, {b.get(key)!r} now"
+    return ""
+
+
+def _restore(trainer: Trainer, run_dir: Path, quiet: bool) -> Path | None:
+    """Load the newest intact checkpoint into the trainer; None when there is none (a fresh start)."""
+    clean_partial(run_dir)
+    ckpt, skipped = latest_intact_checkpoint(run_dir)
+    for line in skipped:
+        print(f"gankit: warning: skipping {line}", file=sys.stderr)
+    if ckpt is None:
+        return None
+    weights, state = load_checkpoint(ckpt)
+    for name, net in trainer.networks().items():
+        if name not in weights:
+            raise CheckpointError(f"{ckpt} holds no weights for {name}; was it written with another config?")
+        load_network(net, weights[name], f"{ckpt} ({name})")
+    trainer.load_state_dict(state)
+    return ckpt
+
+
+def _truncate_metrics(path: Path, step: int) -> None:
+    """Drop log lines past the checkpoint we resume from: those steps are about to be redone."""
+    if not path.is_file():
+        return
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = []
+    for line in lines:
+        try:
+            if int(json.loads(line).get("step", 0)) <= step:
+                kept.append(line if line.endswith("\n") else line + "\n")
+        except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
+            continue  # a line cut short by a crash
+    if len(kept) != len(lines):
+        atomic_write_text(path, "".join(kept))
+
+
+def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool | None,
+                  resume: bool = False) -> "Run":
     cfg = trainer.config
+    ds = trainer.dataset
+    created = time.strftime("%Y-%m-%dT%H:%M:%S")
+    if resume and (run_dir / "run.json").is_file():
+        old = _read_run_meta(run_dir / "run.json", run_dir)
+        if list(old.get("shape", [])) != list(trainer.shape) or old.get("dataset_size") != len(ds):
+            raise CheckpointError(f"the data of {run_dir} changed since the run started ({old.get('dataset_size')} "
+                                  f"images of {old.get('shape')} then, {len(ds)} of {list(trainer.shape)} now)")
+        created = old.get("created", created)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise GankitError(f"cannot create run directory {run_dir}: {exc.strerror or exc}") from None
     cfgmod.save(cfg, run_dir / "config.yaml")
-    ds = trainer.dataset
     meta = {"format_version": RUN_FORMAT_VERSION, "shape": list(trainer.shape), "num_classes": trainer.num_classes,
             "class_names": ds.class_names if trainer.num_classes else [], "dataset": ds.name,
-            "dataset_size": len(ds), "created": time.strftime("%Y-%m-%dT%H:%M:%S")}
+            "dataset_size": len(ds), "created": created}
     atomic_write_text(run_dir / "run.json", json.dumps(meta, indent=2))
 
     lc = cfg.log
@@ -131,10 +251,24 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
         from gankit.report.callback import ReportWriter
 
         trainer.callbacks.append(ReportWriter(run_dir, quiet=quiet))
+    if resume:
+        ckpt = _restore(trainer, run_dir, quiet)
+        _truncate_metrics(run_dir / "metrics.jsonl", trainer.step)
+        for c in trainer.callbacks:
+            if isinstance(c, cb.Checkpointer):
+                c.last_step = trainer.step  # that state is on disk already
+        if not quiet:
+            print(f"gankit: resuming {run_dir} from " + (f"step {trainer.step} ({ckpt.name})" if ckpt else
+                                                        "the start (no complete checkpoint yet)"))
     if not quiet:
         print(f"gankit: training {cfg.recipe} on {ds.name} ({len(ds)} images, {'x'.join(map(str, trainer.shape))}) "
               f"on {trainer.device}; run directory {run_dir}")
-    trainer.fit()
+    try:
+        trainer.fit()
+    except TrainingDiverged as exc:
+        ckpts = list_checkpoints(run_dir)
+        kept = f"; last good checkpoint: {ckpts[-1]}" if ckpts else ""
+        raise TrainingDiverged(f"{exc}{kept}; lower the learning rates or try a more stable recipe") from None
     return Run(run_dir, trainer=trainer)
 
 
@@ -207,15 +341,21 @@ def read_run_dir(run_dir: Path) -> tuple[Config, dict[str, Any]]:
     cfg_file, meta_file = run_dir / "config.yaml", run_dir / "run.json"
     if not cfg_file.is_file() or not meta_file.is_file():
         raise CheckpointError(f"{run_dir} is not a gankit run directory (needs config.yaml and run.json)")
+    return cfgmod.load(cfg_file), _read_run_meta(meta_file, run_dir)
+
+
+def _read_run_meta(meta_file: Path, run_dir: Path) -> dict[str, Any]:
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{meta_file} is unreadable: {exc}") from None
+        raise CheckpointError(f"{meta_file} is unreadable: {str(exc).splitlines()[0]}") from None
     version = meta.get("format_version") if isinstance(meta, dict) else None
-    if not isinstance(version, int) or version > RUN_FORMAT_VERSION:
+    if not isinstance(version, int):
+        raise CheckpointError(f"{meta_file} carries no format_version; is {run_dir} a gankit run directory?")
+    if version > RUN_FORMAT_VERSION:
         raise CheckpointError(f"{run_dir} was written by a newer gankit (run format {version} > "
                               f"{RUN_FORMAT_VERSION}); upgrade gankit")
-    return cfgmod.load(cfg_file), meta
+    return meta
 
 
 def latest_checkpoint(run_dir: Path) -> Path:

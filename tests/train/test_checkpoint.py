@@ -201,3 +201,12 @@ def test_torch_load_weights_only_refuses_the_payload(tmp_path):
     with pytest.raises(pickle.UnpicklingError):
         torch.load(f, weights_only=True)
     assert not marker.exists()
+
+
+def test_safetensors_whose_header_starts_like_a_pickle_still_loads(tmp_path):
+    from safetensors.torch import save
+
+    n = next(n for n in range(1, 600) if save({"x" * n: torch.zeros(1)})[0] == 0x80)
+    f = tmp_path / "w.safetensors"
+    f.write_bytes(save({"x" * n: torch.zeros(1)}))
+    assert torch.equal(ck._read_tensors(f, None)["x" * n], torch.zeros(1))

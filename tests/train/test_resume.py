@@ -1,0 +1,202 @@
+"""Exact resume: a resumed run reproduces the uninterrupted run bit for bit on CPU."""
+
+import json
+import os
+import signal
+
+import pytest
+import torch
+
+from gankit.cli import main
+from gankit.errors import GankitError
+from gankit.train import callbacks as cb
+from gankit.train.checkpoint import list_checkpoints, load_checkpoint
+from gankit.train.engine import Trainer
+from gankit.train.run import _run_training, resume, train
+
+
+class Record(cb.Callback):
+    """Every step's losses, exactly as the engine returned them."""
+
+    def __init__(self):
+        self.rows = {}
+
+    def on_step(self, trainer, stats):
+        self.rows[trainer.step] = {k: v.clone() for k, v in stats.items()}
+
+
+class Crash(cb.Callback):
+    def __init__(self, at):
+        self.at = at
+
+    def on_step(self, trainer, stats):
+        if trainer.step == self.at:
+            raise RuntimeError("simulated crash")
+
+
+def _fit(cfg, run_dir, *extra):
+    trainer = Trainer(cfg)
+    trainer.callbacks = list(extra)
+    _run_training(trainer, run_dir, quiet=True, progress=False)
+    return trainer
+
+
+def _resume(run_dir, **overrides):
+    rec = Record()
+    original = Trainer.fit
+
+    def fit(self):  # put the recorder in after the run's own callbacks
+        self.callbacks.append(rec)
+        return original(self)
+
+    Trainer.fit = fit
+    try:
+        run = resume(run_dir, quiet=True, **overrides)
+    finally:
+        Trainer.fit = original
+    return run, rec
+
+
+def _final_state(run_dir):
+    weights, state = load_checkpoint(list_checkpoints(run_dir)[-1])
+    return weights, state
+
+
+def _assert_same_run(dir_a, dir_b, metrics=True):
+    wa, sa = _final_state(dir_a)
+    wb, sb = _final_state(dir_b)
+    assert sa["step"] == sb["step"]
+    assert set(wa) == set(wb)
+    for net in wa:
+        for k in wa[net]:
+            assert torch.equal(wa[net][k], wb[net][k]), f"{net}.{k} differs"
+    for opt in ("opt_g", "opt_d"):
+        for idx, slots in sa["parts"][opt]["state"].items():
+            for name, value in slots.items():
+                assert torch.equal(value, sb["parts"][opt]["state"][idx][name]), f"{opt} {idx} {name}"
+    assert torch.equal(sa["rng"]["torch"], sb["rng"]["torch"])
+    if not metrics:  # a run that ended early logged its last, partial averaging window
+        return
+
+    # the loss lines of metrics.jsonl agree too (time and throughput are wall-clock, so left out)
+    def losses(d):
+        rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in r.items() if k not in ("time", "images_per_s")} for r in rows]
+    assert losses(dir_a) == losses(dir_b)
+
+
+def _losses_equal(a, b, steps):
+    for step in steps:
+        assert a[step].keys() == b[step].keys()
+        for k in a[step]:
+            assert torch.equal(a[step][k], b[step][k]), f"step {step} {k}: {a[step][k]} != {b[step][k]}"
+
+
+@pytest.mark.parametrize("extra", [{}, {"ema.enabled": True, "ema.decay": 0.9, "augment.policy": "color,translation",
+                                       "recipe": "mlp-gan", "model.g_hidden": [32], "model.d_hidden": [32]}], ids=["dcgan", "mlp-ema-diffaugment"])
+def test_resume_after_a_crash_is_bit_exact(tmp_path, tiny_config, extra):
+    extra = dict(extra)
+    cfg = tiny_config(steps=8, **{"log.checkpoint_every": 3, "log.log_every": 2, **extra})
+    ref = Record()
+    _fit(cfg, tmp_path / "a", ref)
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _fit(cfg, tmp_path / "b", Crash(at=5))  # dies after the step-3 checkpoint, before step 6
+    assert [p.name for p in list_checkpoints(tmp_path / "b")] == ["step-00000003"]
+    run, rec = _resume(tmp_path / "b")
+    assert sorted(rec.rows) == [4, 5, 6, 7, 8]
+    _losses_equal(ref.rows, rec.rows, range(4, 9))
+    _assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
+def test_cli_resume_extends_a_finished_run_exactly(tmp_path, tiny_config, capsys):
+    cfg = tiny_config(steps=6)
+    _fit(cfg, tmp_path / "a")
+    short = tiny_config(steps=3)
+    _fit(short, tmp_path / "b")
+    assert main(["train", "--resume", str(tmp_path / "b"), "--steps", "6", "--quiet"]) == 0
+    _assert_same_run(tmp_path / "a", tmp_path / "b", metrics=False)
+
+
+def test_same_command_again_continues_an_interrupted_run(tmp_path, tiny_config):
+    cfg = tiny_config(steps=6, out=str(tmp_path / "b"), **{"log.checkpoint_every": 2})
+    _fit(cfg, tmp_path / "a")
+    with pytest.raises(RuntimeError):
+        _fit(cfg, tmp_path / "b", Crash(at=3))
+    train(cfg, quiet=True)  # no --resume: the interrupted run is picked up
+    _assert_same_run(tmp_path / "a", tmp_path / "b")
+    # a finished run is not resumed silently, and another config is refused
+    with pytest.raises(GankitError, match="already exists"):
+        train(cfg, quiet=True)
+
+
+def test_interrupted_run_with_another_config_is_refused(tmp_path, tiny_config):
+    cfg = tiny_config(steps=6, out=str(tmp_path / "b"))
+    with pytest.raises(RuntimeError):
+        _fit(cfg, tmp_path / "b", Crash(at=3))
+    with pytest.raises(GankitError) as info:
+        train(tiny_config(steps=6, out=str(tmp_path / "b"), lr=1e-3), quiet=True)
+    assert "optim.lr_d" in str(info.value) and "--resume" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_resume_without_any_checkpoint_starts_over_identically(tmp_path, tiny_config):
+    cfg = tiny_config(steps=4)
+    _fit(cfg, tmp_path / "a")
+    with pytest.raises(RuntimeError):
+        _fit(cfg, tmp_path / "b", Crash(at=1))  # before the first checkpoint (every 2 steps)
+    assert list_checkpoints(tmp_path / "b") == []
+    resume(tmp_path / "b", quiet=True)
+    _assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
+def test_ctrl_c_stops_between_steps_and_resumes_exactly(tmp_path, tiny_config):
+    class CtrlC(cb.Callback):
+        def on_step(self, trainer, stats):
+            if trainer.step == 3:
+                os.kill(os.getpid(), signal.SIGINT)  # as if the user pressed Ctrl-C during step 3
+
+    cfg = tiny_config(steps=6, **{"log.checkpoint_every": 4})
+    _fit(cfg, tmp_path / "a")
+    with pytest.raises(KeyboardInterrupt):
+        _fit(cfg, tmp_path / "b", CtrlC())
+    assert [p.name for p in list_checkpoints(tmp_path / "b")] == ["step-00000003"]
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["stopped"] == "interrupted"
+    resume(tmp_path / "b", quiet=True)
+    _assert_same_run(tmp_path / "a", tmp_path / "b", metrics=False)
+
+
+def test_state_of_any_hook_is_saved_and_restored(tmp_path, tiny_config):
+    class Counter:
+        def __init__(self):
+            self.calls = 0
+
+        def __call__(self, trainer):
+            self.calls += 1
+
+        def state_dict(self):
+            return {"calls": self.calls, "t": torch.tensor([float(self.calls)])}
+
+        def load_state_dict(self, state):
+            self.calls = state["calls"]
+
+    t = Trainer(tiny_config(steps=3))
+    counter = Counter()
+    t.g_hooks.append(counter)
+    t.fit()
+    state = t.state_dict()
+    assert any(name.startswith("g_hooks.") and name.endswith("Counter") for name in state["parts"])
+    fresh = Trainer(tiny_config(steps=3))
+    fresh.g_hooks.append(Counter())
+    fresh.load_state_dict(state)
+    assert fresh.g_hooks[-1].calls == 3 and fresh.step == 3
+    bare = Trainer(tiny_config(steps=3))
+    with pytest.raises(GankitError, match="lacks|unknown"):
+        bare.load_state_dict(state)
+
+
+def test_resume_refuses_changes_that_make_another_run(tmp_path, tiny_config):
+    _fit(tiny_config(steps=2), tmp_path / "b")
+    with pytest.raises(GankitError, match="cannot change"):
+        resume(tmp_path / "b", quiet=True, lr=1e-3)
+    with pytest.raises(GankitError, match="not found"):
+        resume(tmp_path / "missing", quiet=True)
