@@ -217,7 +217,7 @@ def build_report(run_dir: str | Path, run: "Run | None" = None, max_frames: int 
                  + f'<p class="note">One row per class, {n} random latents each (seed {seed}).</p>')
     if gen_run is not None:
         rows_i, steps_i = 6, 10
-        interp = im.interpolations(gen_run.generator, gen_run.config.model.z_dim, gen_run.num_classes,
+        interp = im.interpolations(gen_run.generator, gen_run.config.model, gen_run.num_classes,
                                    gen_run.device, rows=rows_i, steps=steps_i, seed=seed)
         cond = " with the class fixed along each row" if gen_run.num_classes else ""
         page.add("interpolation", _img(im.png_bytes(im.grid_image(interp, nrow=steps_i)), "latent interpolations")

@@ -141,3 +141,17 @@ def test_report_errors_are_one_line(args, message, run_copy, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
     assert sorted(p.name for p in run_copy.iterdir()) == before  # nothing half-written
+
+
+def test_unconditional_run_with_codes_gets_interpolations_but_no_class_grid(tmp_path):
+    import gankit
+    from gankit.train.run import resolve_config
+    from report_helpers import tiny_overrides
+
+    run_dir = tmp_path / "infogan"
+    gankit.train(resolve_config("infogan", None, tiny_overrides(run_dir, steps=2, **{"log.tensorboard": False})),
+                 quiet=True)
+    text = (run_dir / "report.html").read_text(encoding="utf-8")
+    interp = text.split('<section id="interpolation">', 1)[1].split("</section>", 1)[0]
+    assert '<img class="grid" alt="latent interpolations"' in interp
+    assert 'id="classes"' not in text
