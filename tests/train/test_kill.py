@@ -1,0 +1,90 @@
+"""Kill test: SIGKILL a training subprocess at random moments, resume each time, compare with an
+uninterrupted run. No checkpoint may ever be corrupt, and the end result must be bit-identical."""
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from gankit.train.checkpoint import list_checkpoints, load_checkpoint, verify_checkpoint
+from gankit.train.engine import Trainer
+from gankit.train.run import _run_training
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _latest_step(run_dir: Path) -> int:
+    ckpts = list_checkpoints(run_dir)
+    return int(ckpts[-1].name.split("-")[1]) if ckpts else -1
+
+
+def _verify_all(run_dir: Path) -> list[str]:
+    names = []
+    for ckpt in list_checkpoints(run_dir):
+        verify_checkpoint(ckpt)  # raises on any missing, truncated or altered file
+        names.append(ckpt.name)
+    return names
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_result(tmp_path, tiny_config):
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(steps=40, out=str(run_dir), **{"train.threads": 1, "log.checkpoint_every": 1,
+                                                      "log.keep_checkpoints": 2, "log.sample_every": 10})
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
+    cmd = [sys.executable, "-m", "gankit", "train", "--config", str(cfg_file), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+
+    rng = random.Random(1234)  # seeded: the same "random" kill moments on every test run
+    kills, progress = 0, []
+    while kills < 3:
+        before = _latest_step(run_dir)
+        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while _latest_step(run_dir) <= before and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)  # wait until this session has made progress of its own
+        time.sleep(rng.uniform(0.0, 0.4))  # then kill at a random moment: mid-step, mid-checkpoint, ...
+        if proc.poll() is not None:
+            break  # it finished before we got to it; the checks below still apply
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+        progress.append(_latest_step(run_dir))
+        assert _verify_all(run_dir), "no complete checkpoint after a kill"
+    assert kills >= 2, f"training finished too fast to be killed ({kills} kills)"
+
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    assert _verify_all(run_dir)[-1] == "step-00000040"
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 40
+    assert progress == sorted(progress)
+
+    # the uninterrupted reference, in this process with the same single thread
+    ref = tmp_path / "ref"
+    trainer = Trainer(cfg)
+    _run_training(trainer, ref, quiet=True, progress=False)
+    wa, sa = load_checkpoint(list_checkpoints(ref)[-1])
+    wb, sb = load_checkpoint(list_checkpoints(run_dir)[-1])
+    for net in wa:
+        for k in wa[net]:
+            assert torch.equal(wa[net][k], wb[net][k]), f"{net}.{k} differs after {kills} kills"
+    for opt in ("opt_g", "opt_d"):
+        for idx, slots in sa["parts"][opt]["state"].items():
+            for name, value in slots.items():
+                assert torch.equal(value, sb["parts"][opt]["state"][idx][name])
+
+    def losses(d):
+        rows = [json.loads(line) for line in (d / "metrics.jsonl").read_text().splitlines()]
+        return [{k: v for k, v in r.items() if k not in ("time", "images_per_s")} for r in rows]
+
+    assert losses(ref) == losses(run_dir)
