@@ -38,8 +38,8 @@ class FeatureSet:
     features: np.ndarray  # (n, D) float32: all rows, or a random subsample for references
     count: int  # images behind mu / sigma / class_hist
     extractor: str  # extractor name and fingerprint, e.g. "mnist/v1-0123abcd..."
-    logits: np.ndarray | None = None  # (n, K) float32, rows matching ``features``
-    labels: np.ndarray | None = None  # (n,) true labels (conditional samples), rows matching ``features``
+    logits: np.ndarray | None = None  # (count, K) float32 for every image (not cached for references)
+    labels: np.ndarray | None = None  # (count,) true labels of conditional samples
     mu: np.ndarray | None = None  # (D,) float64
     sigma: np.ndarray | None = None  # (D, D) float64
     class_hist: np.ndarray | None = None  # (K,) predicted-class fractions over all images
@@ -116,8 +116,8 @@ def build_feature_set(images: torch.Tensor, extractor: FeatureExtractor, *, keep
     pick = (lambda a: a) if rows is None else (lambda a: a[rows])
     fs = FeatureSet(features=pick(out.features), count=len(out.features),
                     extractor=f"{extractor.name}/{extractor.fingerprint()}",
-                    logits=None if out.logits is None else pick(out.logits),
-                    labels=None if labels is None else pick(np.asarray(labels)), mu=mu, sigma=sigma, class_hist=hist)
+                    logits=out.logits, labels=None if labels is None else np.asarray(labels), mu=mu, sigma=sigma,
+                    class_hist=hist)
     for k in radii_k:
         if len(fs.features) > k:
             fs.knn_radii(k)
