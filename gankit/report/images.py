@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 from pathlib import Path
 
@@ -97,13 +98,21 @@ def interpolations(generator: torch.nn.Module, model_cfg: ModelConfig, num_class
 
 
 def sample_frames(run_dir: Path) -> list[tuple[int, Path]]:
-    """The fixed-latent grids saved during training, as (step, path) sorted by step."""
-    frames = []
+    """The fixed-latent grids saved during training, as (step, path) sorted by step; final.png counts as
+    the last step's grid when training stopped between two saved grids."""
+    frames = {}
     for p in (Path(run_dir) / "samples").glob("step-*.png"):
         m = STEP_PNG.match(p.name)
         if m:
-            frames.append((int(m.group(1)), p))
-    return sorted(frames)
+            frames[int(m.group(1))] = p
+    final = Path(run_dir) / "samples" / "final.png"
+    try:
+        steps = json.loads((Path(run_dir) / "summary.json").read_text(encoding="utf-8")).get("steps")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        steps = None
+    if final.is_file() and isinstance(steps, int) and steps not in frames:
+        frames[steps] = final
+    return sorted(frames.items())
 
 
 def thin(items: list, limit: int) -> list:

@@ -155,3 +155,14 @@ def test_unconditional_run_with_codes_gets_interpolations_but_no_class_grid(tmp_
     interp = text.split('<section id="interpolation">', 1)[1].split("</section>", 1)[0]
     assert '<img class="grid" alt="latent interpolations"' in interp
     assert 'id="classes"' not in text
+
+
+def test_final_grid_is_the_last_frame_when_training_stopped_between_saved_grids(run_copy):
+    (run_copy / "samples" / "step-00000006.png").unlink()  # as if log.sample_every did not divide the steps
+    frames = sample_frames(run_copy)
+    assert frames[-1] == (6, run_copy / "samples" / "final.png") and [s for s, _ in frames] == [0, 2, 4, 6]
+    write_report(run_copy)
+    labels = [a["data-label"] for t, a in parse(run_copy / "report.html") if t == "img" and "data-label" in a]
+    assert labels == ["step 0", "step 2", "step 4", "step 6"]
+    with Image.open(run_copy / "progress.gif") as gif:
+        assert gif.n_frames == 4
