@@ -107,6 +107,28 @@ def _file_bytes(path: Path) -> bytes | None:
         return None
 
 
+def _version() -> str:
+    from gankit import __version__
+
+    return __version__
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 class _Page:
     def __init__(self) -> None:
         self.parts: dict[str, str] = {}
@@ -239,7 +261,8 @@ def build_report(run_dir: str | Path, run: "Run | None" = None, max_frames: int 
                    ("images per second (last window)", f"{speed.last:.1f}")]
     t_rows += [("device", summary.get("device")), ("batch size", config.train.batch_size),
                ("D steps per G step", config.optim.n_critic),
-               ("report written on", f"{platform.node()} ({platform.machine()}, Python {platform.python_version()})")]
+               ("report written with", f"gankit {_version()}, torch {_torch_version()}, Python "
+                                       f"{platform.python_version()} on {_cpu_model()}")]
     body = _table(t_rows)
     if speed:
         elapsed = Series("elapsed", speed.step, speed.epoch, speed.time, list(speed.time))
