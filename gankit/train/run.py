@@ -172,21 +172,24 @@ def config_changes(saved: Config, new: Config) -> str:
     return ""
 
 
-def _restore(trainer: Trainer, run_dir: Path, quiet: bool) -> Path | None:
-    """Load the newest intact checkpoint into the trainer; None when there is none (a fresh start)."""
+def _load_networks(trainer: Trainer, run_dir: Path) -> tuple[Path | None, dict[str, Any]]:
+    """Load the newest intact checkpoint's networks; (None, {}) when there is none (a fresh start).
+
+    Runs before anything is written, so a checkpoint that does not fit leaves the run untouched; the
+    rest of the state (optimizers, RNG, callbacks) is loaded once the callbacks exist.
+    """
     clean_partial(run_dir)
     ckpt, skipped = latest_intact_checkpoint(run_dir)
     for line in skipped:
         print(f"gankit: warning: skipping {line}", file=sys.stderr)
     if ckpt is None:
-        return None
+        return None, {}
     weights, state = load_checkpoint(ckpt)
     for name, net in trainer.networks().items():
         if name not in weights:
             raise CheckpointError(f"{ckpt} holds no weights for {name}; was it written with another config?")
         load_network(net, weights[name], f"{ckpt} ({name})")
-    trainer.load_state_dict(state)
-    return ckpt
+    return ckpt, state
 
 
 def _truncate_metrics(path: Path, step: int) -> None:
@@ -216,6 +219,7 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
             raise CheckpointError(f"the data of {run_dir} changed since the run started ({old.get('dataset_size')} "
                                   f"images of {old.get('shape')} then, {len(ds)} of {list(trainer.shape)} now)")
         created = old.get("created", created)
+    ckpt, state = _load_networks(trainer, run_dir) if resume else (None, {})
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -252,7 +256,8 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
 
         trainer.callbacks.append(ReportWriter(run_dir, quiet=quiet))
     if resume:
-        ckpt = _restore(trainer, run_dir, quiet)
+        if ckpt is not None:
+            trainer.load_state_dict(state)
         _truncate_metrics(run_dir / "metrics.jsonl", trainer.step)
         for c in trainer.callbacks:
             if isinstance(c, cb.Checkpointer):
