@@ -94,10 +94,10 @@ recipe(
 
 recipe(
     "sngan",
-    "SNGAN: ResNet G/D, spectral norm, hinge loss, n_critic=5, Adam(2e-4, 0.0, 0.9); 32 px, width cut for CPU",
+    "SNGAN: ResNet G/D, spectral norm, hinge loss, n_critic=5, Adam(2e-4, 0.0, 0.9); 32 px, channels 64/32 (paper 256/128)",
     "Miyato et al. 2018, Spectral Normalization for GANs",
     data={"resolution": 32},
-    model={"generator": "resnet", "discriminator": "resnet", "spectral_norm": True, "z_dim": 128, "width": 32},
+    model={"generator": "resnet", "discriminator": "resnet", "spectral_norm": True, "z_dim": 128, "width": 16},
     loss={"name": "hinge"},
     optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.0, "beta2": 0.9, "n_critic": 5},
     train={"batch_size": 64, "steps": 1000},
