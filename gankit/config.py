@@ -180,6 +180,18 @@ class EvalConfig(Section):
             raise ValueError(str(exc)) from None
 
 
+class PerfConfig(Section):
+    """Speed settings; docs/performance.md measures each one's speed-up and its effect on FID."""
+    reuse_fake: bool = Field(
+        True, description="the G step reuses the last D step's fake batch (one G forward per step, as the DCGAN "
+        "reference code) instead of drawing new latents")
+    fused_optimizer: bool = Field(True, description="fused Adam/SGD kernels (torch fused=True): same update, one pass")
+    channels_last: bool = Field(False, description="NHWC memory format for conv models (oneDNN's native layout)")
+    autocast: Literal["off", "bf16"] = Field(
+        "off", description="bf16 autocast of G and D forwards (CPUs with AMX/AVX512-BF16, or GPUs)")
+    compile: bool = Field(False, description="torch.compile G and D (first steps compile, tens of seconds)")
+
+
 class Config(Section):
     version: int = CONFIG_VERSION
     recipe: str | None = Field(None, description="named recipe the config started from")
@@ -197,6 +209,7 @@ class Config(Section):
     augment: AugmentConfig = AugmentConfig()
     stabilize: StabilizeConfig = StabilizeConfig()
     eval: EvalConfig = EvalConfig()
+    perf: PerfConfig = PerfConfig()
 
     @field_validator("version")
     @classmethod

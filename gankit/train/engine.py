@@ -24,7 +24,7 @@ from gankit.data import BatchSampler, ImageDataset, load_dataset
 from gankit.errors import CheckpointError, GankitError, TrainingDiverged
 from gankit.losses import Stats, build_loss
 from gankit.models import build_discriminator, build_generator
-from gankit.train import stabilizers
+from gankit.train import perf, stabilizers
 from gankit.train.callbacks import Callback
 from gankit.train.guard import DivergenceGuard, deferred_interrupts
 from gankit.utils import resolve_device, seed_everything
@@ -32,12 +32,13 @@ from gankit.utils import resolve_device, seed_everything
 Regularizer = Callable[..., torch.Tensor | None]  # (D, real, fake, y_real, y_fake, step) -> extra D loss
 
 
-def build_optimizer(params: Any, cfg: OptimConfig, lr: float) -> torch.optim.Optimizer:
+def build_optimizer(params: Any, cfg: OptimConfig, lr: float, fused: bool = False) -> torch.optim.Optimizer:
+    # fused=True: one kernel per step instead of a loop over parameters (torch has none for RMSprop)
     if cfg.name == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2))
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=fused or None)
     if cfg.name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1)
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1, fused=fused or None)
 
 
 class Trainer:
@@ -57,8 +58,9 @@ class Trainer:
         self.G = build_generator(config.model, self.shape, self.num_classes).to(self.device)
         self.D = build_discriminator(config.model, self.shape, self.num_classes).to(self.device)
         self.loss = build_loss(config.loss)
-        self.opt_g = build_optimizer(self.G.parameters(), config.optim, config.optim.lr_g)
-        self.opt_d = build_optimizer(self.D.parameters(), config.optim, config.optim.lr_d)
+        fused = config.perf.fused_optimizer
+        self.opt_g = build_optimizer(self.G.parameters(), config.optim, config.optim.lr_g, fused)
+        self.opt_d = build_optimizer(self.D.parameters(), config.optim, config.optim.lr_d, fused)
         self.sampler = BatchSampler(self.dataset, tc.batch_size, tc.seed, self.device)
 
         self.regularizers: list[Regularizer] = []
@@ -79,6 +81,7 @@ class Trainer:
         self.stop_reason = ""
         self.total_steps = self._total_steps()
         stabilizers.attach(self)  # regularizers, hooks, EMA and augmentation, from the config
+        perf.apply(self)  # channels_last, bf16 autocast, torch.compile, from the config
         # Exact resume saves every optimizer, scheduler, hook and callback with state_dict/load_state_dict
         # found on the trainer (see stateful_parts); anything else registers itself here by name.
         self.extra_state: dict[str, Any] = {}
@@ -117,13 +120,15 @@ class Trainer:
     def train_step(self) -> Stats:
         aug = self.augment or (lambda x: x)
         stats: Stats = {}
-        for _ in range(self.config.optim.n_critic):
+        n_critic, reuse = self.config.optim.n_critic, self.config.perf.reuse_fake
+        for i in range(n_critic):
             real, y_real = self.sampler.next()
             if not self.num_classes:
                 y_real = None
             z, y_fake = self.sample_latents(len(real))
-            with torch.no_grad():
-                fake = self.G(z, y_fake)
+            with torch.set_grad_enabled(reuse and i == n_critic - 1):  # reuse: the G step needs this graph
+                fake_g = self.G(z, y_fake)
+            fake = fake_g.detach()
             d_loss, stats = self.loss.discriminator_loss(self.D, aug(real), aug(fake), y_real, y_fake)
             for reg in self.regularizers:
                 extra = reg(self.D, real, fake, y_real, y_fake, self.step)
@@ -135,8 +140,10 @@ class Trainer:
             for hook in self.d_hooks:
                 hook(self)
 
-        z, y_fake = self.sample_latents(self.config.train.batch_size)
-        g_loss, g_stats = self.loss.generator_loss(self.D, aug(self.G(z, y_fake)), y_fake)
+        if not reuse:  # a fresh batch costs a second G forward per step
+            z, y_fake = self.sample_latents(self.config.train.batch_size)
+            fake_g = self.G(z, y_fake)
+        g_loss, g_stats = self.loss.generator_loss(self.D, aug(fake_g), y_fake)
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         self.opt_g.step()

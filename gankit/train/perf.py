@@ -1,0 +1,80 @@
+"""Speed settings applied to a built trainer (``perf`` section of the config), around the engine's core.
+
+``apply(trainer)`` is called once, after the stabilizers are attached:
+
+  perf.channels_last    conv weights in NHWC, oneDNN's native layout on CPU (outputs follow the weights)
+  perf.autocast=bf16    G's and D's forwards run under ``torch.autocast`` in bfloat16; their outputs are
+                        cast back to float32, so losses, penalties and the optimizer stay in fp32
+  perf.compile          ``nn.Module.compile()`` of G and D in place (state_dict keys unchanged)
+
+``perf.fused_optimizer`` and ``perf.reuse_fake`` act where the optimizers are built and in ``train_step``.
+bench/ measures each against the tutorial-style loops (docs/performance.md).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from gankit.errors import ConfigError
+
+if TYPE_CHECKING:
+    from gankit.train.engine import Trainer
+
+
+def apply(trainer: "Trainer") -> None:
+    cfg = trainer.config.perf
+    nets = [trainer.G, trainer.D]
+    if cfg.channels_last:
+        for net in nets + [getattr(trainer, "G_ema", None)]:
+            if net is not None:
+                net.to(memory_format=torch.channels_last)
+    if cfg.autocast != "off":
+        check_autocast(cfg.autocast, trainer.device.type)
+        for net in nets:
+            autocast_forward(net, trainer.device.type, torch.bfloat16)
+    if cfg.compile:
+        for net in nets:
+            net.compile()
+
+
+def check_autocast(kind: str, device_type: str) -> None:
+    """Refuse bf16 autocast where torch cannot run it, instead of failing mid-step."""
+    try:
+        with torch.autocast(device_type, dtype=torch.bfloat16):
+            ok = torch.mm(torch.ones(2, 2, device=device_type), torch.ones(2, 2, device=device_type)).dtype \
+                == torch.bfloat16
+    except (RuntimeError, AssertionError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"perf.autocast={kind}: torch {torch.__version__} cannot autocast to bfloat16 on "
+                          f"{device_type}; set perf.autocast=off")
+
+
+def _to_float(out: Any) -> Any:
+    if isinstance(out, torch.Tensor):
+        return out.float() if out.is_floating_point() else out
+    if isinstance(out, tuple):
+        return tuple(_to_float(o) for o in out)
+    return out
+
+
+def _autocast(fn: Callable[..., Any], device_type: str, dtype: torch.dtype) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        with torch.autocast(device_type, dtype=dtype):
+            out = fn(*args, **kwargs)
+        return _to_float(out)
+
+    return run
+
+
+def autocast_forward(net: nn.Module, device_type: str, dtype: torch.dtype) -> None:
+    """Run ``net``'s forward (and ``forward_aux`` of discriminators with auxiliary heads) under autocast."""
+    net.forward = _autocast(net.forward, device_type, dtype)
+    if hasattr(net, "forward_aux"):
+        net.forward_aux = _autocast(net.forward_aux, device_type, dtype)
