@@ -131,6 +131,11 @@ def _(tmp, run):
     return _train(tmp, run, _npy(tmp / "x.npy", np.zeros((10, 8, 8, 2), np.uint8)))
 
 
+@case("images without pixels", "no pixels")
+def _(tmp, run):
+    return _train(tmp, run, _npy(tmp / "x.npy", np.zeros((5, 0, 0), np.uint8)))
+
+
 @case("empty array", "no images")
 def _(tmp, run):
     return _train(tmp, run, _npy(tmp / "x.npy", np.zeros((0, 8, 8), np.uint8)))

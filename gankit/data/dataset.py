@@ -73,6 +73,8 @@ def to_uint8_tensor(array: np.ndarray, source: str) -> torch.Tensor:
         raise DataError(f"{source}: images must have 1, 3 or 4 channels, got shape {a.shape}")
     if a.shape[0] == 0:
         raise DataError(f"{source}: holds no images")
+    if a.shape[2] == 0 or a.shape[3] == 0:
+        raise DataError(f"{source}: images have no pixels (shape {a.shape})")
     if a.dtype == np.uint8:
         return torch.from_numpy(np.array(a, copy=True, order="C"))
     if a.dtype == bool or not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)):

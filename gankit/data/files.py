@@ -53,7 +53,9 @@ def load_folder(root: Path, resolution: int | None, channels: int | None) -> Ima
 
     mode = "L" if channels == 1 else "RGB"
     arrays = [np.asarray(_square(im.convert(mode), resolution)) for im in pil_images]
-    images = to_uint8_tensor(np.stack(arrays), str(root))
+    stacked = np.stack(arrays)  # (N, H, W) or (N, H, W, 3): say so, tiny images are ambiguous to guess
+    stacked = stacked[:, None] if stacked.ndim == 3 else stacked.transpose(0, 3, 1, 2)
+    images = to_uint8_tensor(stacked, str(root))
     labels = None
     if labelled:
         index = {name: i for i, name in enumerate(class_names)}
