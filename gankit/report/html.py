@@ -266,8 +266,10 @@ def build_report(run_dir: str | Path, run: "Run | None" = None, max_frames: int 
     body = _table(t_rows)
     if speed:
         elapsed = Series("elapsed", speed.step, speed.epoch, speed.time, list(speed.time))
-        body += _figure("timing", [Panel("throughput", [("images_per_s", speed)], ylabel="images / s"),
-                                   Panel("wall clock", [("training seconds", elapsed)], ylabel="seconds")], ncols=2)
+        tpanels = [Panel("throughput", [("images_per_s", speed)], ylabel="images / s"),
+                   Panel("wall clock", [("training seconds", elapsed)], ylabel="seconds")]
+        tpanels += [Panel(k, [(k, series[k])], markers=True) for k in groups["speed"] if k != "images_per_s"]
+        body += _figure("timing", tpanels, ncols=2)
     page.add("timing", body)
 
     # -- config

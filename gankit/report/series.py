@@ -3,7 +3,8 @@
 metrics.jsonl holds two kinds of lines: training lines (window means of the loss statistics, always with
 ``images_per_s``) and evaluation lines (FID, KID, ... written by the metrics callback). Keys are grouped
 into losses (``*loss*``), other training statistics (D's mean logits, gradient penalty, ...),
-evaluation metrics (keys that only appear on evaluation lines, or a known metric name) and speed.
+evaluation metrics (keys that only appear on evaluation lines, or a known metric name) and speed
+(throughput and durations such as ``eval_seconds``).
 """
 
 from __future__ import annotations
@@ -62,6 +63,11 @@ def load_series(rows: list[dict[str, Any]]) -> dict[str, Series]:
     return out
 
 
+def is_speed_key(key: str) -> bool:
+    """Throughput and durations (images_per_s, eval_seconds, ...): timing, not quality."""
+    return key == SPEED_KEY or key.endswith(("_per_s", "_seconds"))
+
+
 def is_metric_key(key: str) -> bool:
     base = key.lower().split("/")[-1]
     return any(base == m or base.startswith(m + "_") for m in KNOWN_METRICS)
@@ -75,7 +81,7 @@ def group_keys(rows: list[dict[str, Any]], series: dict[str, Series]) -> dict[st
             training_keys.update(row)
     groups: dict[str, list[str]] = {"losses": [], "stats": [], "metrics": [], "speed": []}
     for key in series:
-        if key == SPEED_KEY:
+        if is_speed_key(key):
             groups["speed"].append(key)
         elif is_metric_key(key) or key not in training_keys:
             groups["metrics"].append(key)

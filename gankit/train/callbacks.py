@@ -162,7 +162,8 @@ class Progress(Callback):
         total = f"/{trainer.total_steps}" if trainer.total_steps else ""
         latest = self.metrics.latest
         losses = [k for k in latest if k in self.stat_keys and "loss" in k]
-        metrics = [k for k in latest if k not in self.stat_keys and k != "images_per_s"]  # fid, kid, ...
+        metrics = [k for k in latest if k not in self.stat_keys and k != "images_per_s"
+                   and not k.endswith("_seconds")]  # fid, kid, ... (not eval_seconds)
         shown = losses[:3] + metrics[:3]
         return f"step {trainer.step}{total}  epoch {trainer.epoch:.2f}" + "".join(f"  {k} {latest[k]:.3g}"
                                                                                  for k in shown)

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from gankit.errors import GankitError
-from gankit.report.series import SPEED_KEY, is_metric_key
+from gankit.report.series import is_metric_key, is_speed_key
 from gankit.train.callbacks import Callback, MetricsLog
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ LOG_SUBDIR = "tensorboard"
 
 def tag_for(key: str) -> str:
     """Group scalars into TensorBoard sections: loss/, metrics/, speed/, train/."""
-    if key == SPEED_KEY:
+    if is_speed_key(key):
         return f"speed/{key}"
     if is_metric_key(key):
         return f"metrics/{key}"

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 # Evaluation lines as the metrics callback writes them (FID, KID), including a NaN the page must survive.
-FAKE_METRICS = [{"step": 2, "fid": 310.5, "kid": 0.41}, {"step": 4, "fid": float("nan"), "kid": 0.33},
-                {"step": 6, "fid": 250.25, "kid": 0.30}]
+FAKE_METRICS = [{"step": 2, "fid": 310.5, "kid": 0.41, "eval_seconds": 1.5},
+                {"step": 4, "fid": float("nan"), "kid": 0.33, "eval_seconds": 1.25},
+                {"step": 6, "fid": 250.25, "kid": 0.30, "eval_seconds": 1.75}]
 
 
 def tiny_overrides(out: Path, **extra) -> dict:

@@ -14,7 +14,7 @@ class FakeEval(Callback):
 
     def on_step(self, trainer, stats):
         if trainer.step % 2 == 0:
-            self.metrics.log(trainer, {"fid": 100.0 / trainer.step})
+            self.metrics.log(trainer, {"fid": 100.0 / trainer.step, "eval_seconds": 0.5})
 
 
 def test_progress_line_shows_losses_and_latest_metric(tiny_config, tmp_path, capsys, monkeypatch):
@@ -28,7 +28,7 @@ def test_progress_line_shows_losses_and_latest_metric(tiny_config, tmp_path, cap
     assert info.startswith("step 4/4  epoch ")
     assert f"d_loss {metrics.latest['d_loss']:.3g}" in info and f"g_loss {metrics.latest['g_loss']:.3g}" in info
     assert "fid 25" in info  # the latest value (100 / 4), not the first
-    assert "d_real" not in info and "images_per_s" not in info
+    assert "d_real" not in info and "images_per_s" not in info and "eval_seconds" not in info
     out = capsys.readouterr().out
     assert "ETA" in out and "step 4/4" in out and "fid 25" in out
 

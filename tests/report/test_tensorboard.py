@@ -31,6 +31,7 @@ def test_scalars_equal_metrics_jsonl(finished_run):
         # TensorBoard stores float32
         np.testing.assert_allclose([e.value for e in events], [r[key] for r in rows], rtol=1e-6)
     assert tag_for("d_loss") == "loss/d_loss" and tag_for("fid") == "metrics/fid"
+    assert tag_for("eval_seconds") == "speed/eval_seconds" and tag_for("d_real") == "train/d_real"
 
 
 def test_sample_grids_are_the_saved_pngs(finished_run):
