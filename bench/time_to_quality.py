@@ -1,0 +1,201 @@
+"""Time to quality: FID against training wall-clock under a fixed budget, gankit recipes next to the
+tutorial-style loops.
+
+Every contender trains on MNIST train for ``budget`` seconds of its own training clock (evaluation
+pauses it). At fixed fractions of the budget, 10k samples (fixed latents, G in eval mode, the EMA copy
+where a recipe keeps one) are scored by FID with the built-in MNIST classifier against MNIST test
+(cached statistics). gankit contenders run ``Trainer.fit`` (divergence guard included); the budget is
+``train.max_time``. Targets for the recommended recipe (``RECOMMENDED``) against the tutorial DCGAN:
+FID at the budget at least 3x lower, and the tutorial's final FID reached within a fifth of the budget.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from bench.common import gankit_config, load_images, machine, machine_line
+from bench.tutorial_loops import TutorialGAN
+from gankit.errors import GankitError
+
+RECOMMENDED = "mnist-fast"
+FRACTIONS = (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
+TUTORIALS = ("tutorial-mlp-gan", "tutorial-dcgan")
+
+
+def all_contenders() -> list[str]:
+    from gankit.recipes import RECIPES
+
+    return [*TUTORIALS, *RECIPES.names()]
+
+
+class Contender:
+    """A training run the bench can advance to a time and sample from."""
+
+    def __init__(self, name: str, dataset: Any, overrides: dict[str, Any]):
+        self.name = name
+        if name.startswith("tutorial-"):
+            self.loop = TutorialGAN(name.removeprefix("tutorial-"), dataset.images)
+            self.trainer = None
+        else:
+            from gankit.train.engine import Trainer
+
+            cfg = gankit_config(name, {"train.steps": None, "train.epochs": None, "train.max_time": 1.0,
+                                       **overrides})
+            ds = dataset
+            if cfg.data.resolution and cfg.data.resolution != dataset.shape[1]:
+                from gankit.data import fit_images
+
+                ds = type(dataset)(fit_images(dataset.images, cfg.data.resolution, None, name), dataset.labels,
+                                   dataset.num_classes, dataset.name, dataset.class_names)
+            self.trainer = Trainer(cfg, ds)
+
+    @property
+    def elapsed(self) -> float:
+        return self.loop.elapsed if self.trainer is None else self.trainer.elapsed
+
+    @property
+    def steps(self) -> int:
+        return self.loop.steps if self.trainer is None else self.trainer.step
+
+    @property
+    def batch_size(self) -> int:
+        return self.loop.batch_size if self.trainer is None else self.trainer.config.train.batch_size
+
+    def train_until(self, seconds: float) -> None:
+        if self.trainer is None:
+            self.loop.train_for(seconds - self.loop.elapsed)
+            return
+        self.trainer.config.train.max_time = seconds
+        self.trainer.fit()
+
+    def sample(self, n: int) -> torch.Tensor:
+        if self.trainer is None:
+            return self.loop.sample(n, seed=0)
+        from gankit.train.run import Run
+
+        return Run("", trainer=self.trainer).sample(n, seed=0)
+
+
+def run_contender(name: str, dataset: Any, ref: Any, budget: float, n_samples: int, fractions: tuple[float, ...],
+                  overrides: dict[str, Any] | None = None, log: Any = print) -> dict[str, Any]:
+    from gankit.metrics import evaluate
+
+    torch.manual_seed(0)
+    c = Contender(name, dataset, overrides or {})
+    curve, status = [], "ok"
+    for f in fractions:
+        try:
+            c.train_until(budget * f)
+        except GankitError as exc:  # diverged (the guard gave up): the curve ends here
+            status = f"stopped: {exc}"
+            break
+        t = time.perf_counter()
+        fake = c.sample(n_samples)
+        fid = evaluate(fake, ref, metrics="fid", extractor="mnist")["fid"]
+        point = {"train_s": round(c.elapsed, 2), "steps": c.steps, "images_seen": c.steps * c.batch_size,
+                 "fid": fid, "eval_s": round(time.perf_counter() - t, 2)}
+        curve.append(point)
+        log(f"  {name:24s} t={point['train_s']:7.1f}s steps={point['steps']:6d} FID={fid:8.2f} "
+            f"(eval {point['eval_s']:.1f}s)")
+    return {"contender": name, "overrides": overrides or {}, "curve": curve, "status": status}
+
+
+def time_to_reach(curve: list[dict[str, Any]], target: float) -> float | None:
+    """Training seconds at which the curve first reaches ``target`` FID, interpolated in log FID between
+    the evaluation before and the one at which it got there; None if it never did."""
+    prev = None
+    for p in curve:
+        if p["fid"] <= target:
+            if prev is None or prev["fid"] <= p["fid"]:
+                return p["train_s"]
+            a, b = math.log(prev["fid"]), math.log(p["fid"])
+            w = (a - math.log(target)) / (a - b)
+            return prev["train_s"] + w * (p["train_s"] - prev["train_s"])
+        prev = p
+    return None
+
+
+def targets(runs: list[dict[str, Any]], recommended: str = RECOMMENDED) -> dict[str, Any]:
+    by = {r["contender"]: r for r in runs if r["curve"]}
+    if recommended not in by or "tutorial-dcgan" not in by:
+        return {}
+    rec, tut = by[recommended]["curve"], by["tutorial-dcgan"]["curve"]
+    budget_t = tut[-1]["train_s"]
+    reach = time_to_reach(rec, tut[-1]["fid"])
+    return {"recommended": recommended, "tutorial_dcgan_final_fid": tut[-1]["fid"], "recommended_final_fid": rec[-1]["fid"],
+            "fid_ratio": tut[-1]["fid"] / rec[-1]["fid"], "fid_ratio_target": 3.0,
+            "time_to_tutorial_final_fid_s": reach,
+            "time_fraction": None if reach is None else reach / budget_t, "time_fraction_target": 0.2}
+
+
+def run(contenders: list[str] | None = None, budget: float = 600.0, n_samples: int = 10000,
+        data: str = "mnist", data_root: str = "data", limit: int | None = None,
+        fractions: tuple[float, ...] = FRACTIONS, overrides: dict[str, dict[str, Any]] | None = None,
+        log: Any = print) -> dict[str, Any]:
+    from gankit.metrics.evaluate import reference_features
+
+    names = contenders or all_contenders()
+    dataset = load_images(data, data_root, limit)
+    ref = reference_features(f"{data}:test", "mnist", data_root=data_root)
+    log(f"time to quality: budget {budget:g}s each, FID of {n_samples} samples vs {data} test; {machine_line()}")
+    runs = []
+    for name in names:
+        runs.append(run_contender(name, dataset, ref, budget, n_samples, fractions, (overrides or {}).get(name), log))
+    return {"bench": "time_to_quality", "machine": machine(), "budget_s": budget, "n_samples": n_samples,
+            "data": data, "limit": limit, "runs": runs, "targets": targets(runs)}
+
+
+def plot(result: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for i, r in enumerate(result["runs"]):
+        if not r["curve"]:
+            continue
+        tutorial = r["contender"].startswith("tutorial-")
+        ax.plot([p["train_s"] for p in r["curve"]], [p["fid"] for p in r["curve"]], "o--" if tutorial else "o-",
+                lw=3 if r["contender"] == RECOMMENDED else 1.5, color="k" if r["contender"] == "tutorial-dcgan" else None,
+                label=r["contender"])
+    ax.set(xscale="log", yscale="log", xlabel="training wall-clock (s, evaluation excluded)",
+           ylabel=f"FID ({result['n_samples']} samples vs MNIST test, built-in extractor)",
+           title=f"time to quality, budget {result['budget_s']:g} s per run")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    m = result["machine"]
+    fig.text(0.01, 0.01, f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} threads, torch {m['torch']}", fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def markdown(result: dict[str, Any]) -> str:
+    lines = [f"Budget {result['budget_s']:g} s of training per contender; FID of {result['n_samples']} samples.", "",
+             "| contender | steps | images/s | FID at 1/5 budget | FID at budget | status |", "|---|---:|---:|---:|---:|---|"]
+    for r in result["runs"]:
+        c = r["curve"]
+        if not c:
+            lines.append(f"| {r['contender']} | | | | | {r['status']} |")
+            continue
+        fifth = min(c, key=lambda p: abs(p["train_s"] - 0.2 * result["budget_s"]))
+        ips = c[-1]["images_seen"] / c[-1]["train_s"] if c[-1]["train_s"] else 0
+        lines.append(f"| {r['contender']} | {c[-1]['steps']} | {ips:.0f} | {fifth['fid']:.1f} | **{c[-1]['fid']:.1f}** | "
+                     f"{r['status'][:80]} |")
+    t = result.get("targets")
+    if t:
+        reach = t["time_to_tutorial_final_fid_s"]
+        lines += ["", f"Recommended recipe `{t['recommended']}` vs the tutorial DCGAN loop: FID at the budget "
+                  f"{t['recommended_final_fid']:.1f} vs {t['tutorial_dcgan_final_fid']:.1f} = **{t['fid_ratio']:.1f}x lower** "
+                  f"(target >= 3x); reaches the tutorial's final FID after "
+                  + (f"**{reach:.0f} s = {100 * t['time_fraction']:.0f}% of the budget** (target <= 20%)." if reach is not None
+                     else "**never within the budget**.")]
+    return "\n".join(lines)
