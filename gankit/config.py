@@ -144,7 +144,8 @@ class GuardConfig(Section):
         "lower_lr", description="after a non-finite step roll back, then lower both learning rates or just skip the batch")
     lr_factor: float = Field(0.5, gt=0.0, lt=1.0, description="learning-rate multiplier per rollback (action lower_lr)")
     max_failures: int = Field(5, ge=1, le=10000, description="stop after this many non-finite steps in one run")
-    snapshot_every: int = Field(1, ge=1, description="steps between in-memory good states the guard rolls back to")
+    snapshot_every: int = Field(
+        10, ge=1, description="steps between in-memory good states to roll back to (1: exact, costs a copy per step)")
     collapse_every: int | None = Field(None, ge=1, description="steps between mode-collapse checks (default: log.sample_every)")
     collapse_ratio: float = Field(
         0.1, ge=0.0, lt=1.0, description="warn when fixed-latent sample diversity falls below this fraction of its peak (0: off)")

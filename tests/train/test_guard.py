@@ -56,7 +56,7 @@ def _all_finite(trainer):
 
 def test_nan_weight_is_caught_in_the_same_step_rolled_back_and_lr_lowered(tmp_path, tiny_config):
     seen = Seen()
-    cfg = tiny_config(steps=6, lr=2e-4, **{"guard.lr_factor": 0.5})
+    cfg = tiny_config(steps=6, lr=2e-4, **{"guard.lr_factor": 0.5, "guard.snapshot_every": 1})
     t = _run(cfg, tmp_path, _poison_d_at({3}), seen)
     [event] = _events(tmp_path, "nonfinite")
     assert event["bad_step"] == 3 and event["rolled_back_to"] == 2 and event["action"] == "lower_lr"
@@ -69,12 +69,21 @@ def test_nan_weight_is_caught_in_the_same_step_rolled_back_and_lr_lowered(tmp_pa
 
 
 def test_skip_keeps_the_learning_rate_and_moves_on_to_new_data(tmp_path, tiny_config):
-    cfg = tiny_config(steps=4, **{"guard.action": "skip"})
+    cfg = tiny_config(steps=4, **{"guard.action": "skip", "guard.snapshot_every": 1})
     t = _run(cfg, tmp_path, _poison_d_at({2}))
     [event] = _events(tmp_path, "nonfinite")
     assert event["action"] == "skip"
     assert [g["lr"] for opt in t.optimizers() for g in opt.param_groups] == [cfg.optim.lr_g, cfg.optim.lr_d]
     assert t.sampler.position == 5 * cfg.train.batch_size  # 5 batches drawn for 4 good steps
+
+
+def test_rollback_goes_to_the_last_snapshot(tmp_path, tiny_config):
+    cfg = tiny_config(steps=8, **{"guard.snapshot_every": 3})
+    seen = Seen()
+    t = _run(cfg, tmp_path, _poison_d_at({5}), seen)
+    [event] = _events(tmp_path, "nonfinite")
+    assert event["bad_step"] == 5 and event["rolled_back_to"] == 3
+    assert seen.steps == [1, 2, 3, 4, 4, 5, 6, 7, 8] and t.step == 8 and _all_finite(t)
 
 
 def test_nan_loss_is_named(tmp_path, tiny_config):
@@ -93,7 +102,7 @@ def test_nan_loss_is_named(tmp_path, tiny_config):
 
 
 def test_stops_after_n_failures_keeping_the_last_good_checkpoint(tmp_path, tiny_config):
-    cfg = tiny_config(steps=20, **{"guard.max_failures": 3, "log.checkpoint_every": 2})
+    cfg = tiny_config(steps=20, **{"guard.max_failures": 3, "log.checkpoint_every": 2, "guard.snapshot_every": 1})
     with pytest.raises(TrainingDiverged) as info:
         _run(cfg, tmp_path, _poison_d_at(range(4, 100), once=False))
     msg = str(info.value)
