@@ -1,0 +1,100 @@
+"""CI smoke of the bench: every bench runs in seconds on the embedded digits, so it never rots.
+
+Asserts structure and sanity (equal work, finite positive numbers, files written), never speed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))  # bench/ is a top-level package next to gankit/, not installed
+
+from bench import time_to_quality as ttq  # noqa: E402
+from bench.tutorial_loops import TutorialGAN  # noqa: E402
+from gankit.metrics.extractors.digits import WEIGHTS  # noqa: E402
+
+
+def _bench(tmp_path, *args):
+    return subprocess.run([sys.executable, "-m", "bench", *args, "--out", str(tmp_path), "--plots", str(tmp_path)],
+                          cwd=REPO, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize("arch", ["mlp-gan", "dcgan"])
+def test_tutorial_loop_does_the_same_work_as_gankit(arch, tiny_config):
+    """Same parameter count and the same counted FLOPs per step: images/s compare equal work."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gankit.train.engine import Trainer
+
+    cfg = tiny_config(recipe=arch, batch_size=16, **{"model.width": 64, "model.z_dim": 100, "guard.enabled": False})
+    t = Trainer(cfg)
+    tut = TutorialGAN(arch, t.dataset.images, batch_size=16)
+    for mine, theirs in ((tut.netG, t.G), (tut.netD, t.D)):
+        assert sum(p.numel() for p in mine.parameters()) == sum(p.numel() for p in theirs.parameters())
+    flops = []
+    for step in (tut.step, t.train_step):
+        with FlopCounterMode(display=False) as counter:
+            step()
+        flops.append(counter.get_total_flops())
+    assert flops[0] == flops[1] > 0
+    assert len(tut.G_losses) == 1 and math.isfinite(tut.G_losses[0])  # .item() every step, as tutorials do
+
+
+def test_time_to_reach_interpolates_and_says_never():
+    curve = [{"train_s": 10, "fid": 100.0}, {"train_s": 20, "fid": 25.0}, {"train_s": 40, "fid": 10.0}]
+    assert ttq.time_to_reach(curve, 50.0) == pytest.approx(15.0)  # halfway in log FID between 100 and 25
+    assert ttq.time_to_reach(curve, 200.0) == 10
+    assert ttq.time_to_reach(curve, 5.0) is None
+
+
+@pytest.mark.slow
+def test_quick_bench_writes_results_tables_and_plots(tmp_path):
+    proc = _bench(tmp_path, "--quick", "throughput", "hardware", "scaling")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tp = json.loads((tmp_path / "throughput-quick.json").read_text())
+    assert tp["machine"]["cpu"] and tp["machine"]["torch"] == torch.__version__
+    assert [r["arch"] for r in tp["results"]] == ["mlp-gan", "dcgan"]
+    for r in tp["results"]:
+        names = [row["contender"] for row in r["rows"]]
+        assert names[0] == "tutorial" and "gankit defaults" in names
+        for row in r["rows"]:
+            assert row["images_per_s"] > 0 and 0 < row["ratio_vs_tutorial"]["median"] < math.inf
+    hw = json.loads((tmp_path / "hardware-quick.json").read_text())
+    assert hw["peaks"]["fp32"]["best_gflops"] > 0
+    assert all(r["gflop_per_step"] > 0 and r["fraction_of_fp32_peak_best"] > 0 for r in hw["rows"])
+    sc = json.loads((tmp_path / "scaling-quick.json").read_text())
+    assert {r["batch_size"] for r in sc["batch"]} == {16, 32} and {r["resolution"] for r in sc["resolution"]} == {28, 32}
+    assert (tmp_path / "bench_scaling-quick.png").read_bytes()[:4] == b"\x89PNG"
+    readme = (tmp_path / "README-quick.md").read_text()
+    assert "Throughput at equal work" in readme and "| dcgan | gankit defaults |" in readme
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not WEIGHTS.is_file(), reason="built-in MNIST classifier weights not built yet")
+def test_quick_time_to_quality_scores_every_contender(tmp_path):
+    proc = _bench(tmp_path, "--quick", "ttq", "--contenders", "tutorial-dcgan,dcgan")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    res = json.loads((tmp_path / "ttq-quick.json").read_text())
+    assert [r["contender"] for r in res["runs"]] == ["tutorial-dcgan", "dcgan"]
+    for r in res["runs"]:
+        assert len(r["curve"]) == 2 and all(p["fid"] > 0 and math.isfinite(p["fid"]) for p in r["curve"])
+        assert r["curve"][0]["train_s"] < r["curve"][1]["train_s"] and r["curve"][1]["steps"] > 0
+    assert (tmp_path / "bench_time_to_quality-quick.png").is_file()
+
+
+@pytest.mark.parametrize("args,message", [(["--budget", "soon"], "--budget"),
+                                          (["ttq", "--contenders", "dcgann"], "dcgan")])
+def test_bad_arguments_are_one_line_errors(tmp_path, args, message):
+    proc = _bench(tmp_path, *args)
+    assert proc.returncode == 2
+    last = proc.stderr.strip().splitlines()[-1]
+    assert message in last and "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("*.json"))  # nothing half-written
