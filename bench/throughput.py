@@ -25,6 +25,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "reuse_fake=false (second G forward)": {"perf.reuse_fake": False},
     "fused_optimizer=false (for-loop Adam)": {"perf.fused_optimizer": False},
     "guard off": {"guard.enabled": False},
+    "guard.snapshot_every=10": {"guard.snapshot_every": 10},
     "+channels_last": {"perf.channels_last": True},
     "+bf16 autocast": {"perf.autocast": "bf16"},
     "+channels_last +bf16": {"perf.channels_last": True, "perf.autocast": "bf16"},

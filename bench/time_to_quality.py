@@ -12,6 +12,7 @@ FID at the budget at least 3x lower, and the tutorial's final FID reached within
 from __future__ import annotations
 
 import math
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -100,7 +101,8 @@ def run_contender(name: str, dataset: Any, ref: Any, budget: float, n_samples: i
             break
         t = time.perf_counter()
         fake = c.sample(n_samples)
-        point = {"train_s": round(c.elapsed, 2), "steps": c.steps, "images_seen": c.steps * c.batch_size}
+        point = {"train_s": round(c.elapsed, 2), "steps": c.steps, "images_seen": c.steps * c.batch_size,
+                 "load_avg_1m": round(os.getloadavg()[0], 2)}  # other users of the machine slow every contender
         if ref is None:
             point["samples"] = fake.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
             log(f"  {name:24s} t={point['train_s']:7.1f}s steps={point['steps']:6d} (scored later)")

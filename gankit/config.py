@@ -188,8 +188,9 @@ class PerfConfig(Section):
         "reference code) instead of drawing new latents")
     fused_optimizer: bool = Field(True, description="fused Adam/SGD kernels (torch fused=True): same update, one pass")
     channels_last: bool = Field(False, description="NHWC memory format for conv models (oneDNN's native layout)")
-    autocast: Literal["off", "bf16"] = Field(
-        "off", description="bf16 autocast of G and D forwards (CPUs with AMX/AVX512-BF16, or GPUs)")
+    autocast: Literal["off", "bf16", "auto"] = Field(
+        "off", description="bf16 autocast of G and D forwards; auto: bf16 where the hardware has it natively "
+        "(AMX/AVX512-BF16 CPUs, bf16 GPUs), else off")
     compile: bool = Field(False, description="torch.compile G and D (first steps compile, tens of seconds)")
 
 

@@ -5,6 +5,7 @@
   perf.channels_last    conv weights in NHWC, oneDNN's native layout on CPU (outputs follow the weights)
   perf.autocast=bf16    G's and D's forwards run under ``torch.autocast`` in bfloat16; their outputs are
                         cast back to float32, so losses, penalties and the optimizer stay in fp32
+                        (``auto``: only where the CPU/GPU has native bf16, else fp32)
   perf.compile          ``nn.Module.compile()`` of G and D in place (state_dict keys unchanged)
 
 ``perf.fused_optimizer`` and ``perf.reuse_fake`` act where the optimizers are built and in ``train_step``.
@@ -33,13 +34,27 @@ def apply(trainer: "Trainer") -> None:
         for net in nets + [getattr(trainer, "G_ema", None)]:
             if net is not None:
                 net.to(memory_format=torch.channels_last)
-    if cfg.autocast != "off":
+    if cfg.autocast == "bf16" or (cfg.autocast == "auto" and native_bf16(trainer.device.type)):
         check_autocast(cfg.autocast, trainer.device.type)
         for net in nets:
             autocast_forward(net, trainer.device.type, torch.bfloat16)
     if cfg.compile:
         for net in nets:
             net.compile()
+
+
+def native_bf16(device_type: str) -> bool:
+    """Whether bf16 matmuls have hardware behind them here (emulated bf16 is slower than fp32)."""
+    if device_type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device_type != "cpu":
+        return False
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:  # not Linux: stay in fp32
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
 
 
 def check_autocast(kind: str, device_type: str) -> None:

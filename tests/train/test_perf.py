@@ -49,3 +49,14 @@ def test_autocast_where_torch_cannot_is_a_config_error(tiny_config, monkeypatch)
     monkeypatch.setattr(perf.torch, "autocast", broken)
     with pytest.raises(ConfigError, match="perf.autocast=bf16"):
         Trainer(tiny_config(**{"perf.autocast": "bf16"}))
+
+
+def test_autocast_auto_follows_the_hardware(tiny_config, monkeypatch):
+    for native in (True, False):
+        monkeypatch.setattr(perf, "native_bf16", lambda device_type, native=native: native)
+        t = Trainer(tiny_config(**{"perf.autocast": "auto"}))
+        conv = next(m for m in t.D.modules() if isinstance(m, torch.nn.Conv2d))
+        seen = []
+        conv.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+        t.train_step()
+        assert set(seen) == {torch.bfloat16 if native else torch.float32}
