@@ -10,8 +10,8 @@ move on, so the same batch and latents are not replayed. After ``guard.max_failu
 run stops and ``fit`` raises ``TrainingDiverged`` once the callbacks have saved the last good state.
 
 Mode collapse is watched through the fixed latent batch of the sample grids: the mean pairwise L2
-distance of G's samples is logged as ``sample_diversity``, and a warning is logged when it falls below
-``guard.collapse_ratio`` of its peak.
+distance of G's samples (``sample_diversity``) is tracked, and a warning event is logged when it falls
+below ``guard.collapse_ratio`` of its peak.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class DivergenceGuard:
         self.collapse_every = cfg.collapse_every or sample_every
         self.failures = 0
         self.peak_diversity = 0.0
+        self.last_diversity = float("nan")
         self.collapsed = False
         self.stopped = False
         self.message = ""
@@ -204,7 +205,7 @@ class DivergenceGuard:
         if not torch.isfinite(torch.tensor(div)):
             return
         self.peak_diversity = max(self.peak_diversity, div)
-        _log_event(trainer, {"sample_diversity": round(div, 6)}, numeric=True)
+        self.last_diversity = div
         low = div < self.cfg.collapse_ratio * self.peak_diversity
         if low and not self.collapsed:
             _log_event(trainer, {"event": "mode_collapse_warning", "sample_diversity": round(div, 6),
@@ -229,16 +230,13 @@ def _is_callback(trainer: "Trainer", obj: Any) -> bool:
     return any(obj is cb for cb in trainer.callbacks)
 
 
-def _log_event(trainer: "Trainer", record: dict[str, Any], numeric: bool = False) -> None:
-    """Write to metrics.jsonl through the run's MetricsLog, when there is one."""
+def _log_event(trainer: "Trainer", record: dict[str, Any]) -> None:
+    """Write an event line to metrics.jsonl through the run's MetricsLog, when there is one."""
     from gankit.train.callbacks import MetricsLog
 
     for cb in trainer.callbacks:
         if isinstance(cb, MetricsLog):
-            if numeric:
-                cb.log(trainer, record)  # also reaches TensorBoard and other writers
-            else:
-                cb.event(trainer, record)
+            cb.event(trainer, record)
             return
 
 
