@@ -13,7 +13,7 @@ of its categorical code (the share of the most common digit among samples drawn 
 Runs are kept in ``--workdir`` and a recipe already trained there is skipped, so an interrupted bench
 continues where it stopped; ``--train-only`` and ``--score-only`` split the two passes.
 Writes bench/results/recipes.json, bench/results/recipes.md and the table in docs/recipes.md (between
-the ``bench:recipes`` markers). ``--check`` exits 1 when a conditional recipe falls below 90 %.
+the ``bench:recipes`` markers; with ``--steps N``: recipes-steps-N.* and the ``bench:conditional`` block). ``--check`` exits 1 when a conditional recipe falls below 90 %.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from gankit.train.engine import Trainer  # noqa: E402
 from gankit.train.run import _run_training, load_run, resolve_config  # noqa: E402
 
 DOC = REPO / "docs" / "recipes.md"
-START, END = "<!-- bench:recipes:start -->", "<!-- bench:recipes:end -->"
 ORDER = ["mlp-gan", "dcgan", "wgan", "wgan-gp", "lsgan", "hinge", "sngan", "cgan", "projection-cgan", "acgan",
          "infogan"]
 
@@ -87,7 +86,7 @@ def train_recipe(name: str, args: argparse.Namespace) -> dict:
     if run_dir.exists():
         shutil.rmtree(run_dir)  # a run cut short by an earlier invocation: start it again
     overrides = {"data.name": "mnist", "data.root": args.data_root, "data.download": False,
-                 "train.max_time": args.wall_limit, "train.threads": args.threads, "train.seed": args.seed,
+                 "train.max_time": args.wall_limit, "train.steps": args.steps, "train.threads": args.threads, "train.seed": args.seed,
                  "log.progress": False, "log.tensorboard": False, "log.report": False,
                  "log.sample_every": 10**9, "log.checkpoint_every": 10**9, "log.log_every": 100,
                  "out": str(run_dir)}
@@ -95,7 +94,7 @@ def train_recipe(name: str, args: argparse.Namespace) -> dict:
     load_before = round(os.getloadavg()[0], 2)
     t0 = time.perf_counter()
     trainer = Trainer(cfg)
-    budget = CPUBudget(args.budget)
+    budget = CPUBudget(args.budget if not args.steps else float("inf"))
     trainer.callbacks.append(budget)
     _run_training(trainer, run_dir, quiet=True, progress=False)
     wall = time.perf_counter() - t0
@@ -134,9 +133,10 @@ def score_recipe(row: dict, args: argparse.Namespace) -> dict:
 
 def markdown(rows: list[dict], meta: dict) -> str:
     mc = meta["machine"]
+    how = (f"{meta['steps']} generator steps" if meta.get("steps") else
+           f"{meta['budget']:g} s of CPU time (one thread; at most {meta['wall_limit']:g} s wall clock)")
     lines = [
-        f"Each recipe trained on MNIST train for {meta['budget']:g} s of CPU time (one thread; at most "
-        f"{meta['wall_limit']:g} s wall clock), then "
+        f"Each recipe trained on MNIST train for {how}, then "
         f"{meta['samples']} samples scored against MNIST test with the built-in digit-classifier features "
         f"(FID, KID: lower is better). Class accuracy: {meta['per_class']} samples per class drawn with "
         f"`--class k` and classified by the built-in MNIST classifier (mean over classes, worst class in "
@@ -158,14 +158,16 @@ def markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def update_doc(table: str) -> None:
+def update_doc(table: str, block: str) -> None:
+    """Replace the text between <!-- bench:BLOCK:start --> and <!-- bench:BLOCK:end --> in docs/recipes.md."""
+    start, end = f"<!-- bench:{block}:start -->", f"<!-- bench:{block}:end -->"
     if not DOC.is_file():
         return
     text = DOC.read_text(encoding="utf-8")
-    if START in text and END in text:
-        head, rest = text.split(START, 1)
-        _, tail = rest.split(END, 1)
-        DOC.write_text(f"{head}{START}\n{table}{END}{tail}", encoding="utf-8")
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        _, tail = rest.split(end, 1)
+        DOC.write_text(f"{head}{start}\n{table}{end}{tail}", encoding="utf-8")
 
 
 def _why(exc: Exception) -> str:
@@ -178,6 +180,9 @@ def main() -> int:
     p.add_argument("--budget", type=float, default=60.0, help="CPU seconds of training per recipe (default 60)")
     p.add_argument("--wall-limit", type=float, default=300.0,
                    help="wall-clock cap per recipe, for a very busy machine (default 300 s)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="train a fixed number of generator steps instead of the CPU budget (the class-accuracy "
+                        "check of the conditional recipes); results go to recipes-steps-N.json/.md")
     p.add_argument("--recipes", default=",".join(ORDER), help="comma list (default: all)")
     p.add_argument("--samples", type=int, default=5000, help="samples scored for FID/KID (default 5000)")
     p.add_argument("--per-class", type=int, default=100, help="samples per class for class accuracy")
@@ -222,12 +227,14 @@ def main() -> int:
     meta = {"budget": args.budget, "wall_limit": args.wall_limit, "samples": args.samples, "per_class": args.per_class,
             "machine": machine(args.threads), "date": time.strftime("%Y-%m-%d"),
             "command": "python bench/bench_recipes.py " + " ".join(sys.argv[1:])}
+    meta["steps"] = args.steps
     table = markdown(rows, meta)
+    stem = f"recipes-steps-{args.steps}" if args.steps else "recipes"
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "recipes.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
-    (args.out / "recipes.md").write_text(table)
-    if not args.no_doc and set(ORDER) <= set(names):
-        update_doc(table)
+    (args.out / f"{stem}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
+    (args.out / f"{stem}.md").write_text(table)
+    if not args.no_doc and (args.steps or set(ORDER) <= set(names)):
+        update_doc(table, "conditional" if args.steps else "recipes")
     print(table)
     low = [r["recipe"] for r in rows if r.get("class_acc", 1.0) < 0.9 or "error" in r]
     if args.check and low:
