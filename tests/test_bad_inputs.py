@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 import yaml
 from PIL import Image
 
@@ -29,6 +30,13 @@ TINY = ["--steps", "2", "--batch-size", "4", "--quiet", "--set", "model.width=8"
         "--set", "log.n_samples=4", "--set", "data.limit=40"]
 
 CASES: dict[str, tuple[str, object]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The cores are shared: one thread avoids OpenMP oversubscription, which made these tiny runs 10-20x
+    # slower under load (tests/conftest.py restores the thread count afterwards).
+    torch.set_num_threads(1)
 
 
 def case(name: str, needle: str):

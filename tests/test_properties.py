@@ -154,10 +154,34 @@ def test_any_npz_loads_or_fails_in_one_line(images, labels):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.binary(max_size=300))
+@example(b"PK\x03\x04")  # found by hypothesis: zip magic in a .npy escaped as BadZipFile
 def test_any_bytes_as_npy_load_or_fail_in_one_line(data):
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "x.npy"
         path.write_bytes(b"\x93NUMPY" + data if data[:1] == b"\x01" else data)
+        try:
+            load_array(path, None, None)
+        except DataError as exc:
+            _one_line(exc)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 10**6), st.sampled_from(["flip", "truncate"]))
+@example(430, "flip")  # found by hypothesis: a damaged member raised an EOFError without a message
+def test_any_damage_to_an_npz_loads_or_fails_in_one_line(where, how):
+    import io
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, images=np.arange(4 * 8 * 8, dtype=np.uint8).reshape(4, 8, 8), labels=np.arange(4))
+    data = bytearray(buf.getvalue())
+    i = where % len(data)
+    if how == "flip":
+        data[i] ^= 0xFF
+    else:
+        del data[i:]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "x.npz"
+        path.write_bytes(bytes(data))
         try:
             load_array(path, None, None)
         except DataError as exc:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from collections import Counter
 from pathlib import Path
 
@@ -76,8 +78,8 @@ def _square(im: Image.Image, size: int) -> Image.Image:
 def load_array(path: Path, resolution: int | None, channels: int | None) -> ImageDataset:
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError) as exc:
-        raise DataError(f"cannot read array file {path}: {str(exc).splitlines()[0]}") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"cannot read array file {path}: {_first_line(exc)}") from None
     labels = None
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
@@ -89,8 +91,8 @@ def load_array(path: Path, resolution: int | None, channels: int | None) -> Imag
                 array = loaded[img_key]
                 lbl_key = next((k for k in ("labels", "y") if k in keys), None)
                 labels = None if lbl_key is None else loaded[lbl_key]
-            except (ValueError, OSError, EOFError) as exc:
-                raise DataError(f"cannot read array file {path}: {str(exc).splitlines()[0]}") from None
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                raise DataError(f"cannot read array file {path}: {_first_line(exc)}") from None
     else:
         array = loaded
     images = to_uint8_tensor(array, str(path))
@@ -104,3 +106,8 @@ def load_array(path: Path, resolution: int | None, channels: int | None) -> Imag
         label_tensor = torch.from_numpy(labels.astype(np.int64))
     images = fit_images(images, resolution, channels, str(path))
     return ImageDataset(images, label_tensor, name=str(path))
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -18,6 +18,13 @@ from gankit.train import checkpoint as ck
 REPO = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The cores are shared: one thread avoids OpenMP oversubscription, which made these tiny runs 10-20x
+    # slower under load (tests/conftest.py restores the thread count afterwards).
+    torch.set_num_threads(1)
+
+
 def _weights(seed=0):
     g = torch.Generator().manual_seed(seed)
     return {"G": {"w": torch.randn(4, 3, generator=g), "b": torch.randn(3, generator=g)},

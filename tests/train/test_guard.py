@@ -12,6 +12,13 @@ from gankit.train.engine import Trainer
 from gankit.train.run import _run_training
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The cores are shared: one thread avoids OpenMP oversubscription, which made these tiny runs 10-20x
+    # slower under load (tests/conftest.py restores the thread count afterwards).
+    torch.set_num_threads(1)
+
+
 def _events(run_dir, kind):
     rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     return [r for r in rows if r.get("event") == kind]

@@ -15,6 +15,13 @@ from gankit.train.engine import Trainer
 from gankit.train.run import _run_training, resume, train
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The cores are shared: one thread avoids OpenMP oversubscription, which made these tiny runs 10-20x
+    # slower under load (tests/conftest.py restores the thread count afterwards).
+    torch.set_num_threads(1)
+
+
 class Record(cb.Callback):
     """Every step's losses, exactly as the engine returned them."""
 
