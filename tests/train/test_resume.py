@@ -207,3 +207,31 @@ def test_resume_refuses_changes_that_make_another_run(tmp_path, tiny_config):
         resume(tmp_path / "b", quiet=True, lr=1e-3)
     with pytest.raises(GankitError, match="not found"):
         resume(tmp_path / "missing", quiet=True)
+
+
+def test_disk_full_mid_run_keeps_every_checkpoint_intact_and_resumes_exactly(tmp_path, tiny_config, monkeypatch):
+    import errno
+
+    from gankit.train import checkpoint as ck
+
+    cfg = tiny_config(steps=6, **{"log.checkpoint_every": 1, "log.keep_checkpoints": 10})
+    _fit(cfg, tmp_path / "a")
+    real, calls = ck._write_synced, []
+
+    def fills_up(path, data):  # the disk fills while the 4th checkpoint is being written
+        calls.append(path)
+        if len(calls) >= 3 * 3 + 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(path, data)
+
+    monkeypatch.setattr(ck, "_write_synced", fills_up)
+    with pytest.raises(GankitError, match="disk full"):
+        _fit(cfg, tmp_path / "b")
+    monkeypatch.undo()
+    names = [p.name for p in list_checkpoints(tmp_path / "b")]
+    assert names == ["step-00000001", "step-00000002", "step-00000003"]
+    for p in list_checkpoints(tmp_path / "b"):
+        ck.verify_checkpoint(p)
+    assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").iterdir()) == names  # no partial folder
+    resume(tmp_path / "b", quiet=True)  # space freed: the same run continues from step 3
+    _assert_same_run(tmp_path / "a", tmp_path / "b")
