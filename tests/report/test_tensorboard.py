@@ -47,12 +47,12 @@ def test_sample_grids_are_the_saved_pngs(finished_run):
     assert "config" in " ".join(acc.Tags()["tensors"])  # the resolved config as text
 
 
-@pytest.mark.parametrize("flag, expected", [([], "true"), (["--no-tensorboard"], "false"),
-                                            (["--tensorboard"], "true")])
-def test_tensorboard_flag(flag, expected, capsys):
-    assert main(["train", "--dry-run", *flag]) == 0
-    out = capsys.readouterr().out
-    assert f"tensorboard: {expected}" in out
+@pytest.mark.parametrize("key", ["tensorboard", "report"])
+@pytest.mark.parametrize("flag, expected", [("", "true"), ("--no-", "false"), ("--", "true")])
+def test_viewer_flags_default_on(key, flag, expected, capsys):
+    assert main(["train", "--dry-run", *([flag + key] if flag else [])]) == 0
+    log_section = capsys.readouterr().out.split("\nlog:\n", 1)[1]
+    assert f"  {key}: {expected}\n" in log_section
 
 
 def test_no_tensorboard_leaves_no_event_files(tmp_path, capsys):
