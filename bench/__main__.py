@@ -39,6 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     p.add_argument("--repeats", type=int, default=5, help="timed rounds per throughput contender (default 5)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (compiles for minutes on CPU)")
+    p.add_argument("--tag", default="", help="suffix of the result files (ttq-TAG.json), to keep several runs")
     p.add_argument("--out", default=str(REPO / "bench" / "results"), help="results folder")
     p.add_argument("--plots", default=str(REPO / "docs" / "images"), help="plots folder")
     args = p.parse_args(argv)
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             result = run_bench(name, args, data, root, limit, plots)
             result["command"] = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
             result["wall_s"] = round(time.perf_counter() - t, 1)
-            path = common.write_json(name + ("-quick" if args.quick else ""), result, out)
+            path = common.write_json(name + suffix(args), result, out)
             print(f"{name}: {result['wall_s']:.0f} s -> {path}")
             print(markdown(name, result))
     except GankitError as exc:
@@ -81,10 +82,13 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def suffix(args: argparse.Namespace) -> str:
+    return ("-quick" if args.quick else "") + (f"-{args.tag}" if args.tag else "")
+
+
 def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: int | None, plots: Path
               ) -> dict[str, Any]:
     q = args.quick
-    suffix = "-quick" if q else ""
     if name == "throughput":
         from bench import throughput
 
@@ -101,7 +105,7 @@ def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: 
         kw = dict(batch_sizes=(16, 32), resolutions=(28, 32), threads=(1,), eval_sizes=(100, 200), repeats=1,
                   limit=None) if q else {}
         result = scaling.run(data, root, **kw)
-        result["plot"] = str(scaling.plot(result, plots / f"bench_scaling{suffix}.png"))
+        result["plot"] = str(scaling.plot(result, plots / f"bench_scaling{suffix(args)}.png"))
         return result
     from bench import time_to_quality as ttq
 
@@ -117,7 +121,7 @@ def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: 
             raise ConfigError(unknown_name_message("contender", n, known))
     result = ttq.run(names, budget=2.0 if q else args.budget_s, n_samples=200 if q else args.samples, data=data,
                      data_root=root, limit=limit, fractions=(0.5, 1.0) if q else ttq.FRACTIONS)
-    result["plot"] = str(ttq.plot(result, plots / f"bench_time_to_quality{suffix}.png"))
+    result["plot"] = str(ttq.plot(result, plots / f"bench_time_to_quality{suffix(args)}.png"))
     return result
 
 
@@ -142,12 +146,13 @@ def write_readme(out: Path, quick: bool = False) -> Path:
     parts = ["# gankit bench results", "", "Written by `python -m bench`; each section names the command and machine "
              "that produced it. Ratios are measured side by side in one process (the machine is shared).", ""]
     for name in BENCHES:
-        path = out / f"{name}{suffix}.json"
-        if not path.is_file():
-            continue
-        result = json.loads(path.read_text())
-        parts += [f"## {TITLES[name]}", "", f"`{result.get('command', '')}` ({result.get('wall_s', '?')} s) on "
-                  f"{common.machine_line(result['machine'])}.", "", markdown(name, result), ""]
+        paths = sorted(out.glob(f"{name}{suffix}*.json"))
+        if not quick:
+            paths = [p for p in paths if "-quick" not in p.name]
+        for path in paths:
+            result = json.loads(path.read_text())
+            parts += [f"## {TITLES[name]}", "", f"`{result.get('command', '')}` ({result.get('wall_s', '?')} s) on "
+                      f"{common.machine_line(result['machine'])}.", "", markdown(name, result), ""]
     readme = out / f"README{suffix}.md"
     readme.write_text("\n".join(parts))
     return readme

@@ -28,6 +28,10 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "dcgan +bf16 +cl +EMA width 32": ("dcgan", {**FAST, **EMA, "model.width": 32}),
     "dcgan +bf16 +cl +EMA batch 64": ("dcgan", {**FAST, **EMA, "train.batch_size": 64}),
     "dcgan +bf16 +cl +EMA lr 4e-4": ("dcgan", {**FAST, **EMA, "optim.lr_g": 4e-4, "optim.lr_d": 4e-4}),
+    # round 2: combine the two winners of round 1
+    "dcgan +bf16 +cl +EMA width 32 lr 4e-4": ("dcgan", {**FAST, **EMA, "model.width": 32, "optim.lr_g": 4e-4,
+                                                         "optim.lr_d": 4e-4}),
+    "dcgan +bf16 +cl +EMA width 32 batch 64": ("dcgan", {**FAST, **EMA, "model.width": 32, "train.batch_size": 64}),
 }
 
 
@@ -41,6 +45,7 @@ def main() -> None:
     p.add_argument("--samples", type=int, default=5000)
     p.add_argument("--data-root", default=default_data_root())
     p.add_argument("--only", default="", help="comma-separated candidate names")
+    p.add_argument("--tag", default="", help="suffix of the results file (recipe_search-TAG.json)")
     args = p.parse_args()
     torch.set_num_threads(1)
     budget = parse_duration(args.budget)
@@ -58,7 +63,7 @@ def main() -> None:
     ttq.score_later(runs, ref)
     result = {"bench": "recipe_search", "machine": common.machine(), "budget_s": budget, "n_samples": args.samples,
               "runs": runs, "command": "python -m bench.recipe_search " + " ".join(__import__("sys").argv[1:])}
-    path = common.write_json("recipe_search", result)
+    path = common.write_json("recipe_search" + (f"-{args.tag}" if args.tag else ""), result)
     print(ttq.markdown(result))
     print(f"-> {path}")
 
