@@ -131,7 +131,8 @@ class Checkpointer(Callback):
             self.save(trainer)
 
     def on_end(self, trainer: "Trainer") -> None:
-        if trainer.step != self.last_step:
+        # after a hard interrupt the state may be half a step on; the last periodic checkpoint is exact
+        if trainer.step != self.last_step and not getattr(trainer, "hard_interrupt", False):
             self.save(trainer)
 
 

@@ -186,8 +186,9 @@ class Trainer:
                         continue  # a rolled-back step never reaches logs or checkpoints
                     for cb in self.callbacks:
                         cb.on_step(self, stats)
-            except KeyboardInterrupt:
+            except KeyboardInterrupt:  # a second Ctrl-C: possibly mid-step, so no final checkpoint
                 self.stop_reason = "interrupted"
+                self.hard_interrupt = True
             finally:
                 self.elapsed = base + time.perf_counter() - started
         for cb in self.callbacks:

@@ -235,3 +235,16 @@ def test_disk_full_mid_run_keeps_every_checkpoint_intact_and_resumes_exactly(tmp
     assert sorted(p.name for p in (tmp_path / "b" / "checkpoints").iterdir()) == names  # no partial folder
     resume(tmp_path / "b", quiet=True)  # space freed: the same run continues from step 3
     _assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
+def test_second_ctrl_c_stops_at_once_and_writes_no_half_step_checkpoint(tmp_path, tiny_config):
+    def twice(trainer):  # Ctrl-C pressed twice in the middle of step 4 (after D's update, before G's)
+        if trainer.step == 3:
+            os.kill(os.getpid(), signal.SIGINT)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    t = Trainer(tiny_config(steps=6, **{"log.checkpoint_every": 2}))
+    t.d_hooks.append(twice)
+    with pytest.raises(KeyboardInterrupt):
+        _run_training(t, tmp_path, quiet=True, progress=False)
+    assert t.step == 3 and [p.name for p in list_checkpoints(tmp_path)] == ["step-00000002"]
