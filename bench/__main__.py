@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCHES = ("throughput", "hardware", "scaling", "ttq")
+BENCHES = ("throughput", "micro", "hardware", "scaling", "bf16", "ttq")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-root", default=None, help="folder holding MNIST/raw (default $GANKIT_DATA or ./data)")
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     p.add_argument("--repeats", type=int, default=5, help="timed rounds per throughput contender (default 5)")
+    p.add_argument("--points", type=int, default=6, help="time-to-quality evaluations per run (default 6)")
+    p.add_argument("--bf16-steps", type=int, default=300, help="steps per run of the bf16 quality check")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (compiles for minutes on CPU)")
     p.add_argument("--tag", default="", help="suffix of the result files (ttq-TAG.json), to keep several runs")
     p.add_argument("--out", default=str(REPO / "bench" / "results"), help="results folder")
@@ -49,6 +51,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--budget: {exc}")
     if args.budget_s <= 0:
         p.error("--budget must be positive")
+    if args.points < 1 or args.bf16_steps < 1 or args.samples < 2 or args.repeats < 1:
+        p.error("--points, --bf16-steps and --repeats must be at least 1, --samples at least 2")
     args.benches = args.benches or list(BENCHES)
     return args
 
@@ -94,6 +98,15 @@ def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: 
 
         return throughput.run(data, root, batch_size=32 if q else 128, steps=1 if q else 5,
                               repeats=1 if q else args.repeats, limit=limit if q else 20000, compile_=args.compile)
+    if name == "bf16":
+        from bench import bf16_quality
+
+        return bf16_quality.run(data, root, steps=3 if q else args.bf16_steps, n_samples=200 if q else args.samples)
+    if name == "micro":
+        from bench import micro
+
+        return micro.run(data, root, batch_size=32 if q else 128, repeats=1 if q else 7, steps=2 if q else 5,
+                         limit=limit if q else 20000)
     if name == "hardware":
         from bench import hardware
 
@@ -120,7 +133,7 @@ def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: 
 
             raise ConfigError(unknown_name_message("contender", n, known))
     result = ttq.run(names, budget=2.0 if q else args.budget_s, n_samples=200 if q else args.samples, data=data,
-                     data_root=root, limit=limit, fractions=(0.5, 1.0) if q else ttq.FRACTIONS)
+                     data_root=root, limit=limit, fractions=(0.5, 1.0) if q else ttq.fractions(args.points))
     result["plot"] = str(ttq.plot(result, plots / f"bench_time_to_quality{suffix(args)}.png"))
     return result
 
@@ -128,11 +141,14 @@ def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: 
 def markdown(name: str, result: dict[str, Any]) -> str:
     import importlib
 
-    module = importlib.import_module(f"bench.{'time_to_quality' if name == 'ttq' else name}")
+    module = importlib.import_module(f"bench.{MODULES.get(name, name)}")
     return module.markdown(result)
 
 
+MODULES = {"ttq": "time_to_quality", "bf16": "bf16_quality"}
 TITLES = {"throughput": "Throughput at equal work (images/s, gankit vs the tutorial-style loop, side by side)",
+          "micro": "Engine micro-benchmarks (guard and sampler, before/after, side by side)",
+          "bf16": "bf16 autocast: effect on quality at equal steps",
           "hardware": "Hardware efficiency (achieved GFLOP/s vs measured matmul peak)",
           "scaling": "Scaling (step time vs batch size, resolution, threads; evaluation time vs samples)",
           "ttq": "Time to quality (FID vs training wall-clock)"}

@@ -28,6 +28,15 @@ FRACTIONS = (0.05, 0.1, 0.2, 0.4, 0.7, 1.0)
 TUTORIALS = ("tutorial-mlp-gan", "tutorial-dcgan")
 
 
+def fractions(points: int) -> tuple[float, ...]:
+    """Evaluation times as fractions of the budget: the default six, or ``points`` spaced evenly in log."""
+    if points == len(FRACTIONS):
+        return FRACTIONS
+    if points < 1:
+        raise ValueError("need at least one evaluation point")
+    return tuple(round(0.05 ** (1 - i / (points - 1)), 4) for i in range(points)) if points > 1 else (1.0,)
+
+
 def all_contenders() -> list[str]:
     from gankit.recipes import RECIPES
 

@@ -57,7 +57,7 @@ def test_time_to_reach_interpolates_and_says_never():
 
 @pytest.mark.slow
 def test_quick_bench_writes_results_tables_and_plots(tmp_path):
-    proc = _bench(tmp_path, "--quick", "throughput", "hardware", "scaling")
+    proc = _bench(tmp_path, "--quick", "throughput", "micro", "hardware", "scaling")
     assert proc.returncode == 0, proc.stderr[-2000:]
     tp = json.loads((tmp_path / "throughput-quick.json").read_text())
     assert tp["machine"]["cpu"] and tp["machine"]["torch"] == torch.__version__
@@ -67,6 +67,9 @@ def test_quick_bench_writes_results_tables_and_plots(tmp_path):
         assert names[0] == "tutorial" and "gankit defaults" in names
         for row in r["rows"]:
             assert row["images_per_s"] > 0 and 0 < row["ratio_vs_tutorial"]["median"] < math.inf
+    micro = json.loads((tmp_path / "micro-quick.json").read_text())
+    assert [r["what"] for r in micro["rows"]] == ["guard check", "guard snapshot", "batch"]
+    assert all(r["a_ms"] > 0 and r["b_ms"] > 0 for r in micro["rows"])
     hw = json.loads((tmp_path / "hardware-quick.json").read_text())
     assert hw["peaks"]["fp32"]["best_gflops"] > 0
     assert all(r["gflop_per_step"] > 0 and r["fraction_of_fp32_peak_best"] > 0 for r in hw["rows"])
