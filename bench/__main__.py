@@ -40,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=5, help="timed rounds per throughput contender (default 5)")
     p.add_argument("--points", type=int, default=6, help="time-to-quality evaluations per run (default 6)")
     p.add_argument("--bf16-steps", type=int, default=300, help="steps per run of the bf16 quality check")
+    p.add_argument("--variants", default="", help="throughput: gankit variants to time, comma-separated "
+                   "(default: all; see bench/throughput.py VARIANTS)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (compiles for minutes on CPU)")
     p.add_argument("--tag", default="", help="suffix of the result files (ttq-TAG.json), to keep several runs")
     p.add_argument("--out", default=str(REPO / "bench" / "results"), help="results folder")
@@ -53,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--budget must be positive")
     if args.points < 1 or args.bf16_steps < 1 or args.samples < 2 or args.repeats < 1:
         p.error("--points, --bf16-steps and --repeats must be at least 1, --samples at least 2")
+    from bench.throughput import VARIANTS
+
+    bad = [v for v in args.variants.split(",") if v.strip() and v.strip() not in VARIANTS]
+    if bad:
+        p.error(f"--variants: unknown variant {bad[0].strip()!r}; choose from {', '.join(VARIANTS)}")
     args.benches = args.benches or list(BENCHES)
     return args
 
@@ -97,7 +104,8 @@ def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: 
         from bench import throughput
 
         return throughput.run(data, root, batch_size=32 if q else 128, steps=1 if q else 5,
-                              repeats=1 if q else args.repeats, limit=limit if q else 20000, compile_=args.compile)
+                              repeats=1 if q else args.repeats, limit=limit if q else 20000, compile_=args.compile,
+                              variants=[v.strip() for v in args.variants.split(",") if v.strip()] or None)
     if name == "bf16":
         from bench import bf16_quality
 
