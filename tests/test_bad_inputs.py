@@ -426,6 +426,14 @@ def _(tmp, run):
     return ["train", "--resume", str(tmp / "nowhere"), "--quiet"]
 
 
+@case("--resume of a run from a newer gankit", "newer gankit")
+def _(tmp, run):
+    mine = _trained(tmp, "mine")
+    meta = json.loads((mine / "run.json").read_text())
+    (mine / "run.json").write_text(json.dumps({**meta, "format_version": 99}))
+    return ["train", "--resume", str(mine), "--steps", "4", "--quiet"]
+
+
 @case("--resume changing the learning rate", "cannot change")
 def _(tmp, run):
     return ["train", "--resume", str(_trained(tmp, "mine")), "--lr", "1e-3", "--quiet"]

@@ -270,6 +270,11 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
               f"on {trainer.device}; run directory {run_dir}")
     try:
         trainer.fit()
+    except KeyboardInterrupt:
+        if not quiet:
+            print(f"gankit: stopped at step {trainer.step}; continue with: gankit train --resume {run_dir}",
+                  file=sys.stderr)
+        raise
     except TrainingDiverged as exc:
         ckpts = list_checkpoints(run_dir)
         kept = f"; last good checkpoint: {ckpts[-1]}" if ckpts else ""
