@@ -198,12 +198,12 @@ def build_report(run_dir: str | Path, run: "Run | None" = None, max_frames: int 
 
     # -- sample grid over training time: a slider over the saved fixed-latent grids
     shown = im.thin(frames, max_frames)
-    if shown:
-        imgs = []
-        for step, path in shown:
-            png = _file_bytes(path)
-            if png:
-                imgs.append(_img(png, f"samples at step {step}", "grid frame", f' data-label="step {step}"'))
+    imgs = []
+    for step, path in shown:
+        png = _file_bytes(path)
+        if png:
+            imgs.append(_img(png, f"samples at step {step}", "grid frame", f' data-label="step {step}"'))
+    if imgs:
         note = (f"{len(shown)} of {len(frames)} saved grids" if len(shown) < len(frames) else f"{len(frames)} grids")
         page.add("progress", f'<div class="flipbook"><div class="controls"><button type="button">play</button>'
                  f'<input type="range" min="0" max="{len(imgs) - 1}" value="{len(imgs) - 1}" '
