@@ -87,7 +87,7 @@ def main() -> None:
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss)
+            total += loss.item()
         val = accuracy(net, x_val, y_val)
         print(f"epoch {epoch + 1}/{args.epochs}: loss {total / steps_per_epoch:.4f}  val acc {val:.4f}  "
               f"({time.time() - t0:.0f}s)", flush=True)

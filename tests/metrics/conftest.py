@@ -71,6 +71,16 @@ def refpkgs() -> types.SimpleNamespace:
     return types.SimpleNamespace(**locals())
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """One torch thread per test: the machine's two cores are shared, and with other jobs running a
+    single thread is faster than two threads that wait for each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def mnist_root() -> Path:
     if not (DATA_ROOT / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").exists():

@@ -11,9 +11,14 @@ from PIL import Image
 from gankit.cli import main
 
 
+@pytest.fixture(scope="module")
+def shared_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")  # MNIST-test statistics computed once for these tests
+
+
 @pytest.fixture()
-def env(monkeypatch, tmp_path, mnist_root):
-    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
+def env(monkeypatch, tmp_path, mnist_root, shared_cache):
+    monkeypatch.setenv("GANKIT_CACHE", str(shared_cache))
     monkeypatch.setenv("GANKIT_DATA", str(mnist_root))
     return tmp_path
 
@@ -27,7 +32,7 @@ def digits(mnist_root) -> np.ndarray:
     return ds.images.permute(0, 2, 3, 1).numpy()  # (N, 28, 28, 1) uint8
 
 
-def test_npz_source_prints_a_table_and_writes_json(env, digits, capsys):
+def test_npz_source_prints_a_table_and_writes_json(env, digits, capsys, shared_cache):
     np.savez(env / "samples.npz", images=digits)
     rc = main(["eval", str(env / "samples.npz"), "--ref", "mnist", "--metrics", "fid,kid,pr,dc,is",
                "--json", str(env / "out.json")])
@@ -36,8 +41,8 @@ def test_npz_source_prints_a_table_and_writes_json(env, digits, capsys):
     assert "fid" in out and "extractor mnist" in out
     numbers = json.loads((env / "out.json").read_text())
     assert {"fid", "kid", "kid_std", "is", "precision", "recall", "density", "coverage"} <= set(numbers)
-    assert 0 < numbers["fid"] < 5 and numbers["precision"] > 0.5  # real digits vs real digits
-    assert list((env / "cache" / "refstats").glob("mnist-test-mnist-*.npz"))
+    assert 0 < numbers["fid"] < 15 and numbers["precision"] > 0.7  # real digits vs real digits (600: FID ~8)
+    assert list((shared_cache / "refstats").glob("mnist-test-mnist-*.npz"))
 
 
 def test_folder_source_and_saved_reference(env, digits):

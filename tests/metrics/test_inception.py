@@ -33,6 +33,7 @@ def extractor(weights) -> InceptionExtractor:
     return InceptionExtractor(weights=weights[1] / "w.pth")
 
 
+@pytest.mark.slow
 def test_shapes_and_safetensors_equal_pth(weights, extractor, monkeypatch):
     images = torch.randint(0, 256, (1, 3, 32, 32), dtype=torch.uint8)
     a = extractor.extract(images)
