@@ -1,6 +1,6 @@
 """Benchmark: every named recipe trained on MNIST for the same CPU time, then scored.
 
-    .venv/bin/python bench/bench_recipes.py --budget 90 --wall-limit 300 --data-root ../shared/data
+    .venv/bin/python bench/bench_recipes.py --budget 60 --wall-limit 300 --data-root ../shared/data
 
 For each recipe (default: all of them) this trains on MNIST train for ``--budget`` seconds of CPU time
 of the training process (one torch thread by default; a wall-clock cap guards a very busy machine), draws ``--samples`` images (the EMA generator when a recipe has
