@@ -1,8 +1,9 @@
 """The divergence guard: catch NaN/Inf within one step, roll back, and warn about mode collapse.
 
-After every generator step the guard takes the max-abs of every loss statistic, weight and gradient in
-one fused ``torch._foreach_norm(..., inf)`` call and asks a single ``isfinite().all()`` of the result
-(NaN and Inf both propagate through max-abs, and max-abs cannot overflow the way a sum of squares can).
+After every generator step the guard reduces every loss statistic, weight and gradient with one fused
+``torch._foreach_norm`` call and asks a single ``isfinite().all()`` of the result: the L2 norm first
+(fast on CPU; finite proves every element finite), and only if that is not finite the max-abs, which
+NaN and Inf propagate through and which cannot overflow, to decide and to name the offender.
 A bad step never reaches the callbacks, so nothing non-finite is logged or checkpointed. The guard
 then restores the last good in-memory snapshot (networks, optimizers, schedulers, hook state) and,
 per ``guard.action``, lowers both learning rates or only skips the batch; the data order and the RNG
