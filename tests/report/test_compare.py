@@ -7,6 +7,7 @@ import re
 
 import pytest
 from report_helpers import append_metrics, values_equal
+from report_helpers import finished_run, run_copy  # noqa: F401  (fixtures)
 
 from gankit.cli import main
 from gankit.report import compare_runs

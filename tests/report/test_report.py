@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from report_helpers import values_equal
+from report_helpers import browser, finished_run, run_copy  # noqa: F401  (fixtures)
 
 from gankit.cli import main
 from gankit.report import write_report

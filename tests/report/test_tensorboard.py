@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
+from report_helpers import finished_run  # noqa: F401  (fixtures)
 
 from gankit.cli import main
 from gankit.report.images import sample_frames
