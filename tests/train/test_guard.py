@@ -149,3 +149,17 @@ def test_mode_collapse_is_logged_as_a_warning(tmp_path, tiny_config):
     assert event["step"] == 4 and event["sample_diversity"] < 0.5 * event["peak_diversity"]
     assert len(warnings) == 1 and "mode collapse" in warnings[0]
     assert t.guard.last_diversity == 0.0 < t.guard.peak_diversity
+
+
+def test_nan_gradient_is_named(tmp_path, tiny_config):
+    fired = []
+
+    def poison_grad(trainer):  # after G's update in step 2: a NaN left in a gradient, weights still finite
+        if trainer.step == 1 and not fired:
+            fired.append(True)
+            next(p for p in trainer.G.parameters() if p.grad is not None).grad.view(-1)[0] = float("nan")
+
+    cfg = tiny_config(steps=3, **{"guard.snapshot_every": 1})
+    t = _run(cfg, tmp_path, poison_grad)
+    [event] = _events(tmp_path, "nonfinite")
+    assert event["bad_step"] == 2 and event["what"].startswith("gradient of G.") and _all_finite(t)
