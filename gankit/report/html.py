@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 SECTIONS = [("summary", "Summary"), ("samples", "Samples"), ("progress", "Samples over training"),
             ("losses", "Losses"), ("metrics", "Metrics"), ("stats", "Training statistics"),
-            ("classes", "Per class"), ("interpolation", "Latent interpolation"), ("timing", "Timing"),
+            ("classes", "Per class"), ("codes", "InfoGAN codes"), ("interpolation", "Latent interpolation"), ("timing", "Timing"),
             ("config", "Config")]
 
 CSS = """
@@ -226,25 +226,39 @@ def build_report(run_dir: str | Path, run: "Run | None" = None, max_frames: int 
     if groups["stats"]:
         page.add("stats", _figure("stats", [panel("other training statistics", groups["stats"])]))
 
-    # -- pictures that need the generator
+    # -- pictures that need the generator (gankit.sampling: the same as gankit sample / gankit interpolate)
     gen_run, why = _load_generator_run(run_dir, run)
-    if gen_run is not None and gen_run.num_classes:
-        k, n = gen_run.num_classes, 8
-        import torch
-
-        labels = torch.arange(k).repeat_interleave(n)
-        grid = im.grid_image(gen_run.sample(k * n, seed=seed, y=labels), nrow=n)
-        names = [str(c) for c in (gen_run.class_names or range(k))]
-        page.add("classes", _img(im.png_bytes(im.label_rows(grid, names, rows=k)), "samples per class")
-                 + f'<p class="note">One row per class, {n} random latents each (seed {seed}).</p>')
     if gen_run is not None:
-        rows_i, steps_i = 6, 10
-        interp = im.interpolations(gen_run.generator, gen_run.config.model, gen_run.num_classes,
-                                   gen_run.device, rows=rows_i, steps=steps_i, seed=seed)
-        cond = " with the class fixed along each row" if gen_run.num_classes else ""
-        page.add("interpolation", _img(im.png_bytes(im.grid_image(interp, nrow=steps_i)), "latent interpolations")
+        from gankit import sampling
+
+        m = gen_run.config.model
+        infogan = bool(m.info_categories or m.info_continuous)
+        if gen_run.num_classes:
+            images, n = sampling.class_grid(gen_run, per_class=8, seed=seed)
+            k = gen_run.num_classes
+            names = [str(c) for c in (gen_run.class_names or range(k))]
+            grid = im.label_rows(im.grid_image(images, nrow=n), names, rows=k)
+            page.add("classes", _img(im.png_bytes(grid), "samples per class")
+                     + f'<p class="note">One row per class; column j uses the same latent in every row '
+                     f"(seed {seed}), so only the label changes down a column.</p>")
+        images, steps = sampling.interpolation(gen_run, rows=6, steps=10, seed=seed)
+        held = (" with the class fixed along each row" if gen_run.num_classes else
+                " with the InfoGAN codes fixed along each row" if infogan else "")
+        page.add("interpolation", _img(im.png_bytes(im.grid_image(images, nrow=steps)), "latent interpolations")
                  + f'<p class="note">Each row walks along a great circle (slerp) between two random latents'
-                 f"{cond}. Smooth changes mean the generator learned a continuous space, not a lookup table.</p>")
+                 f"{held}. Smooth changes mean the generator learned a continuous space, not a lookup table.</p>")
+        if infogan:
+            codes = (["cat"] if m.info_categories else []) + [str(i) for i in range(m.info_continuous)]
+            body = ""
+            for code in codes:
+                images, steps = sampling.code_sweep(gen_run, code, rows=6, seed=seed)
+                what = "the categorical code, one category per column" if code == "cat" else \
+                    f"continuous code {code} from -1 to 1"
+                body += (f"<h3>{_e(what)}</h3>" + _img(im.png_bytes(im.grid_image(images, nrow=steps)),
+                                                        f"InfoGAN sweep of code {code}"))
+            page.add("codes", body + '<p class="note">Each row keeps z and the other codes fixed and varies one '
+                     "code (gankit sample --sweep-code). A code the generator learned to use changes one "
+                     "property of the image (digit class, slant, width).</p>")
     else:
         page.add("interpolation", f'<p class="note">Not available: {_e(why)}.</p>')
 

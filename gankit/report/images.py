@@ -1,4 +1,4 @@
-"""Pictures for the report: PNG grids in memory, per-class grids, latent interpolations, the progress GIF."""
+"""Pictures for the report: PNG grids in memory, row labels, slerp, the progress GIF."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from gankit.config import ModelConfig
 from gankit.errors import GankitError
 from gankit.utils import atomic_path, make_grid, to_uint8
 
@@ -69,32 +68,6 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     if omega.abs() < 1e-6:
         return (1 - t) * a + t * b
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
-
-
-@torch.no_grad()
-def interpolations(generator: torch.nn.Module, model_cfg: ModelConfig, num_classes: int,
-                   device: torch.device | str, rows: int = 6, steps: int = 10, seed: int = 0) -> torch.Tensor:
-    """(rows * steps, C, H, W): each row walks from one random latent to another, with the class (or the
-    InfoGAN code) held fixed along the row."""
-    from gankit.models.layers import code_dim, sample_codes
-
-    gen = torch.Generator().manual_seed(seed)
-    ends = torch.randn(rows, 2, model_cfg.z_dim, generator=gen)
-    t = torch.linspace(0, 1, steps)
-    z = torch.cat([slerp(ends[r, 0], ends[r, 1], t) for r in range(rows)])  # (rows * steps, z_dim)
-    if num_classes:
-        y = torch.arange(rows).repeat_interleave(steps) % num_classes
-    elif code_dim(model_cfg):
-        y = sample_codes(rows, model_cfg, generator=gen).repeat_interleave(steps, dim=0)
-    else:
-        y = None
-    was_training = generator.training
-    generator.eval()
-    try:
-        out = generator(z.to(device), None if y is None else y.to(device)).float().cpu()
-    finally:
-        generator.train(was_training)
-    return out
 
 
 def sample_frames(run_dir: Path) -> list[tuple[int, Path]]:

@@ -163,6 +163,8 @@ def test_unconditional_run_with_codes_gets_interpolations_but_no_class_grid(tmp_
     interp = text.split('<section id="interpolation">', 1)[1].split("</section>", 1)[0]
     assert '<img class="grid" alt="latent interpolations"' in interp
     assert 'id="classes"' not in text
+    codes = text.split('<section id="codes">', 1)[1].split("</section>", 1)[0]
+    assert codes.count("<img ") == 3  # the infogan recipe's categorical code and its two continuous codes
 
 
 def test_final_grid_is_the_last_frame_when_training_stopped_between_saved_grids(run_copy):
