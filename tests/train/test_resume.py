@@ -248,3 +248,19 @@ def test_second_ctrl_c_stops_at_once_and_writes_no_half_step_checkpoint(tmp_path
     with pytest.raises(KeyboardInterrupt):
         _run_training(t, tmp_path, quiet=True, progress=False)
     assert t.step == 3 and [p.name for p in list_checkpoints(tmp_path)] == ["step-00000002"]
+
+
+def test_schedulers_are_saved_and_restored(tiny_config):
+    def with_scheduler():
+        t = Trainer(tiny_config(steps=3))
+        t.sched_g = torch.optim.lr_scheduler.StepLR(t.opt_g, step_size=1, gamma=0.5)
+        t.g_hooks.append(lambda trainer: trainer.sched_g.step())
+        return t
+
+    t = with_scheduler().fit()
+    state = t.state_dict()
+    assert "sched_g" in state["parts"]
+    fresh = with_scheduler()
+    fresh.load_state_dict(state)
+    assert fresh.sched_g.last_epoch == 3 and fresh.opt_g.param_groups[0]["lr"] == t.opt_g.param_groups[0]["lr"]
+    assert fresh.sched_g.get_last_lr() == t.sched_g.get_last_lr()
