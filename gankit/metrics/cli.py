@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-MEANING = {"fid": "lower is better", "kid": "lower is better (x1e3 shown)", "is": "higher is better",
+MEANING = {"fid": "lower is better", "kid": "lower is better (mean ± std over subsets)", "is": "higher is better",
            "precision": "samples on the data manifold", "recall": "data covered by samples",
            "density": "~1 for data-like samples", "coverage": "data balls holding a sample",
            "mnist_score": "1..10, higher is better", "class_kl": "0 = same class mix as data",
@@ -130,7 +130,6 @@ def _print_table(results: dict[str, float], what: str, ref: str | None, extracto
             continue
         shown = f"{value:.4f}"
         if f"{key}_std" in results:
-            scale = 1e3 if key == "kid" else 1.0
-            shown = f"{value * scale:.4f} ± {results[key + '_std'] * scale:.4f}"
+            shown = f"{value:.4f} ± {results[key + '_std']:.4f}"
         table.add_row(key, shown, MEANING.get(key, ""))
     Console().print(table)
