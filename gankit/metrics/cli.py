@@ -62,10 +62,14 @@ def _source(args: argparse.Namespace):
         if run.num_classes:  # balanced classes, so class_acc covers every class
             labels = torch.arange(args.num_samples) % run.num_classes
         images = run.sample(args.num_samples, seed=args.seed, y=labels)
-        data = run.config.data
-        ref = f"{data.name}:test" if data.name in DATASETS else data.name
-        if args.data_root is None and data.name in DATASETS:
-            args.data_root = data.root
+        ref = None
+        if args.ref is None:  # the run's dataset: its test split at the run's resolution and channels
+            from gankit.data import load_dataset
+
+            data = run.config.data
+            update = {"limit": None, **({"split": "test"} if data.name in DATASETS else {}),
+                      **({"root": args.data_root} if args.data_root else {})}
+            ref = load_dataset(data.model_copy(update=update))
         return images, labels, ref, f"{args.num_samples} samples from {src}"
     if not src.exists() and ":" not in args.source and "/" in args.source:
         raise GankitError(f"source not found: {src}")
@@ -89,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     fake, labels, default_ref, what = _source(args)
     ref = args.ref or default_ref
+    shown_ref = args.ref or (f"{default_ref.name} (the run's dataset; test split if it has one)" if default_ref is not None else None)
     images, file_labels, _ = load_images(fake, args.data_root)
     extractor = get_extractor(args.extractor, args.device, tuple(images.shape))
     ref_set = None
@@ -101,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     results = evaluate(images, ref_set, names, extractor, fake_labels=labels if labels is not None else None,
                        device=args.device, batch_size=args.batch_size)
     seconds = time.perf_counter() - t0
-    _print_table(results, what, ref, extractor.name, len(images), seconds)
+    _print_table(results, what, shown_ref, extractor.name, len(images), seconds)
     if args.json:
         from gankit.utils import atomic_write_text
 
