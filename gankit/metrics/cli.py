@@ -93,7 +93,9 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     fake, labels, default_ref, what = _source(args)
     ref = args.ref or default_ref
-    shown_ref = args.ref or (f"{default_ref.name} (the run's dataset; test split if it has one)" if default_ref is not None else None)
+    shown_ref = args.ref
+    if shown_ref is None and default_ref is not None:
+        shown_ref = f"{default_ref.name} (the run's dataset; test split if it has one)"
     images, file_labels, _ = load_images(fake, args.data_root)
     extractor = get_extractor(args.extractor, args.device, tuple(images.shape))
     ref_set = None
