@@ -30,7 +30,7 @@ def mnist_root() -> Path:
     return DATA_ROOT
 
 
-@pytest.fixture(name="tiny_config")
+@pytest.fixture(name="tiny_config", scope="session")
 def _tiny_config_fixture():
     return tiny_config
 

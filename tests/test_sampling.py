@@ -11,9 +11,7 @@ from gankit.utils import to_uint8
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    from conftest import tiny_config
-
+def runs(tmp_path_factory, tiny_config):
     root = tmp_path_factory.mktemp("runs")
     for name in ("cgan", "infogan", "dcgan"):
         train(tiny_config(recipe=name), quiet=True, out=str(root / name))
