@@ -32,6 +32,7 @@ def digits(mnist_root) -> np.ndarray:
     return ds.images.permute(0, 2, 3, 1).numpy()  # (N, 28, 28, 1) uint8
 
 
+@pytest.mark.slow
 def test_npz_source_prints_a_table_and_writes_json(env, digits, capsys, shared_cache):
     np.savez(env / "samples.npz", images=digits)
     rc = main(["eval", str(env / "samples.npz"), "--ref", "mnist", "--metrics", "fid,kid,pr,dc,is",

@@ -46,6 +46,7 @@ def _blurred(images: torch.Tensor, sigma: float) -> torch.Tensor:
     return x
 
 
+@pytest.mark.slow
 def test_disjoint_halves_are_close(halves):
     a, _, ref, _ = halves
     r = _eval(a, ref)  # 5,000 vs the other 5,000
