@@ -1,18 +1,15 @@
-"""Shared fixtures for the metrics tests: the reference packages, and the real MNIST files."""
+"""Fixtures for the metrics tests: the reference packages, one torch thread per test."""
 
 from __future__ import annotations
 
 import importlib.machinery
-import os
 import sys
 import types
-from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[2]
-DATA_ROOT = Path(os.environ.get("GANKIT_TEST_DATA", REPO / ".." / "shared" / "data")).resolve()
+# ``mnist_root`` (real MNIST from ../shared/data or $GANKIT_TEST_DATA) comes from tests/conftest.py.
 
 
 def _stub_module(name: str) -> types.ModuleType:
@@ -79,10 +76,3 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def mnist_root() -> Path:
-    if not (DATA_ROOT / "MNIST" / "raw" / "t10k-images-idx3-ubyte.gz").exists():
-        pytest.skip(f"MNIST not found under {DATA_ROOT} (set GANKIT_TEST_DATA)")
-    return DATA_ROOT
