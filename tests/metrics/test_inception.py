@@ -79,3 +79,21 @@ def test_missing_weights_explain_themselves(monkeypatch, tmp_path):
     torch.save({"fc.weight": torch.zeros(3)}, bad)
     with pytest.raises(GankitError, match="not the FID InceptionV3"):
         InceptionExtractor(weights=bad)
+
+
+def test_download_checks_the_checksum_and_is_atomic(tmp_path, monkeypatch):
+    import hashlib
+
+    from gankit.metrics.extractors import inception
+
+    src = tmp_path / "remote.pth"
+    src.write_bytes(b"not really weights")
+    url = src.as_uri()  # file:// stands in for the release URL (this machine is offline)
+    dest = tmp_path / "cache" / inception.FILENAME
+    with pytest.raises(GankitError, match="expected 6726825d"):
+        inception.download_weights(dest, url=url)
+    assert not dest.exists() and not list(dest.parent.glob("*.tmp"))  # nothing half-written is left
+    monkeypatch.setattr(inception, "SHA256_PREFIX", hashlib.sha256(src.read_bytes()).hexdigest()[:8])
+    assert inception.download_weights(dest, url=url) == dest and dest.read_bytes() == src.read_bytes()
+    with pytest.raises(GankitError, match="cannot download"):
+        inception.download_weights(tmp_path / "other.pth", url=(tmp_path / "missing.pth").as_uri())
