@@ -90,9 +90,11 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     for arch in ("mlp-gan", "dcgan"):
         rows = [r for r in result["batch"] if r["arch"] == arch]
         ax.plot([r["batch_size"] for r in rows], [r["s_per_step"] * 1000 for r in rows], "o-", label=arch)
-    ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel="ms / step", title="step time vs batch size")
-    ax.set_xticks([r["batch_size"] for r in result["batch"] if r["arch"] == "dcgan"], minor=False)
-    ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.set(yscale="log", xlabel="batch size", ylabel="ms / step", title="step time vs batch size")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sorted({r["batch_size"] for r in result["batch"]}))
+    ax.xaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.legend()
     ax = axes[1]
     ax.plot([r["resolution"] for r in result["resolution"]], [r["s_per_step"] * 1000 for r in result["resolution"]],
