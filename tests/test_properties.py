@@ -188,6 +188,48 @@ def test_any_damage_to_an_npz_loads_or_fails_in_one_line(where, how):
             _one_line(exc)
 
 
+def _damaged(data: bytes):
+    """Every single-byte flip and every truncation of ``data``."""
+    for i in range(len(data)):
+        flipped = bytearray(data)
+        flipped[i] ^= 0xFF
+        yield bytes(flipped)
+        yield data[:i]
+
+
+def _small_files() -> dict[str, bytes]:
+    import gzip
+    import io
+
+    from PIL import Image
+
+    npy, npz, png = io.BytesIO(), io.BytesIO(), io.BytesIO()
+    np.save(npy, np.arange(2 * 8 * 8, dtype=np.float32).reshape(2, 8, 8) / 200)
+    np.savez_compressed(npz, images=np.arange(4 * 8 * 8, dtype=np.uint8).reshape(4, 8, 8), labels=np.arange(4))
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (8, 8, 3), dtype=np.uint8)).save(png, format="PNG")
+    idx = gzip.compress(bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + (4).to_bytes(4, "big") * 2 + bytes(32))
+    return {"x.npy": npy.getvalue(), "x.npz": npz.getvalue(), "b.png": png.getvalue(), "x.gz": idx}
+
+
+@pytest.mark.parametrize("name", ["x.npy", "x.npz", "b.png", "x.gz"])
+def test_every_single_byte_damage_loads_or_fails_in_one_line(name, tmp_path):
+    """Exhaustive, not sampled: this found numpy's TokenError and zlib errors escaping the loaders."""
+    from PIL import Image
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    Image.new("L", (8, 8), 7).save(folder / "ok.png")
+    path = folder / name if name.endswith(".png") else tmp_path / name
+    load = {"x.npy": lambda: load_array(path, None, None), "x.npz": lambda: load_array(path, None, None),
+            "b.png": lambda: load_folder(folder, 8, 1), "x.gz": lambda: read_idx(path)}[name]
+    for data in _damaged(_small_files()[name]):
+        path.write_bytes(data)
+        try:
+            load()
+        except DataError as exc:
+            _one_line(exc)
+
+
 # ---------------------------------------------------------------------------------------------
 # image folders and IDX files
 

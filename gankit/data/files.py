@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tokenize
 import zipfile
 import zlib
 from collections import Counter
@@ -78,7 +79,8 @@ def _square(im: Image.Image, size: int) -> Image.Image:
 def load_array(path: Path, resolution: int | None, channels: int | None) -> ImageDataset:
     try:
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+    except (OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile,
+            NotImplementedError) as exc:  # a damaged .npy header or .npz archive
         raise DataError(f"cannot read array file {path}: {_first_line(exc)}") from None
     labels = None
     if isinstance(loaded, np.lib.npyio.NpzFile):
@@ -91,7 +93,7 @@ def load_array(path: Path, resolution: int | None, channels: int | None) -> Imag
                 array = loaded[img_key]
                 lbl_key = next((k for k in ("labels", "y") if k in keys), None)
                 labels = None if lbl_key is None else loaded[lbl_key]
-            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+            except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
                 raise DataError(f"cannot read array file {path}: {_first_line(exc)}") from None
     else:
         array = loaded

@@ -118,6 +118,7 @@ def save_checkpoint(run_dir: Path, step: int, weights: dict[str, dict[str, torch
             manifest[name] = {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
         meta = {"format_version": FORMAT_VERSION, "step": step, "networks": sorted(weights), "files": manifest,
                 "state": skeleton}
+        meta["sha256"] = _meta_digest(meta)
         _write_synced(tmp / "state.json", json.dumps(meta, allow_nan=False).encode("utf-8"))
         _fsync_dir(tmp)
         old = None
@@ -135,6 +136,12 @@ def save_checkpoint(run_dir: Path, step: int, weights: dict[str, dict[str, torch
     if keep is not None:
         prune(run_dir, keep, protect or set())
     return final
+
+
+def _meta_digest(meta: dict[str, Any]) -> str:
+    """SHA-256 of state.json's content (itself excluded), so a hand edit or bit flip there is caught too."""
+    body = {k: v for k, v in meta.items() if k != "sha256"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode("utf-8")).hexdigest()
 
 
 def _reason(exc: BaseException) -> str:
@@ -258,6 +265,13 @@ def read_meta(path: Path) -> dict[str, Any]:
     if version > FORMAT_VERSION:
         raise CheckpointError(f"checkpoint {path} was written by a newer gankit (format {version} > "
                               f"{FORMAT_VERSION}); upgrade gankit")
+    if "sha256" in meta:
+        try:
+            intact = meta["sha256"] == _meta_digest(meta)
+        except (TypeError, ValueError):
+            intact = False
+        if not intact:
+            raise CheckpointError(f"checkpoint {path} is corrupt: state.json does not match its SHA-256")
     return meta
 
 

@@ -217,3 +217,27 @@ def test_safetensors_whose_header_starts_like_a_pickle_still_loads(tmp_path):
     f = tmp_path / "w.safetensors"
     f.write_bytes(save({"x" * n: torch.zeros(1)}))
     assert torch.equal(ck._read_tensors(f, None)["x" * n], torch.zeros(1))
+
+
+def test_every_single_byte_damage_to_a_checkpoint_is_refused(tmp_path):
+    """Exhaustive: each byte flipped, and each truncation, of each of the three files."""
+    path = ck.save_checkpoint(tmp_path, 1, {"G": {"w": torch.ones(2)}}, {"step": 1, "o": {0: {"a": torch.ones(1)}}})
+    for name in ("state.json", "weights.safetensors", "state.safetensors"):
+        data = (path / name).read_bytes()
+        for i in range(len(data)):
+            flipped = bytearray(data)
+            flipped[i] ^= 0xFF
+            for damaged in (bytes(flipped), data[:i]):
+                (path / name).write_bytes(damaged)
+                with pytest.raises(CheckpointError):
+                    ck.load_checkpoint(path)
+        (path / name).write_bytes(data)
+    ck.verify_checkpoint(path)
+
+
+def test_a_plausible_edit_of_state_json_is_caught(tmp_path):
+    path = ck.save_checkpoint(tmp_path, 7, _weights(), _state())
+    text = (path / "state.json").read_text()
+    (path / "state.json").write_text(text.replace('"step": 7', '"step": 8', 1))
+    with pytest.raises(CheckpointError, match="SHA-256"):
+        ck.load_checkpoint(path)
