@@ -82,8 +82,8 @@ def test_quick_bench_writes_results_tables_and_plots(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.skipif(not WEIGHTS.is_file(), reason="built-in MNIST classifier weights not built yet")
-def test_quick_time_to_quality_scores_every_contender(tmp_path):
-    proc = _bench(tmp_path, "--quick", "ttq", "--contenders", "tutorial-dcgan,dcgan")
+def test_quick_time_to_quality_and_bf16_check_score_every_contender(tmp_path):
+    proc = _bench(tmp_path, "--quick", "ttq", "bf16", "--contenders", "tutorial-dcgan,dcgan")
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads((tmp_path / "ttq-quick.json").read_text())
     assert [r["contender"] for r in res["runs"]] == ["tutorial-dcgan", "dcgan"]
@@ -91,6 +91,10 @@ def test_quick_time_to_quality_scores_every_contender(tmp_path):
         assert len(r["curve"]) == 2 and all(p["fid"] > 0 and math.isfinite(p["fid"]) for p in r["curve"])
         assert r["curve"][0]["train_s"] < r["curve"][1]["train_s"] and r["curve"][1]["steps"] > 0
     assert (tmp_path / "bench_time_to_quality-quick.png").is_file()
+    bf = json.loads((tmp_path / "bf16-quick.json").read_text())
+    if not bf.get("skipped"):
+        assert [r["autocast"] for r in bf["rows"]] == ["off", "bf16"]
+        assert all(r["steps"] == 3 and math.isfinite(r["fid"]) for r in bf["rows"])
 
 
 @pytest.mark.parametrize("args,message", [(["--budget", "soon"], "--budget"),
