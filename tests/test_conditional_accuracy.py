@@ -17,8 +17,10 @@ from gankit.train.run import load_run, resolve_config, train
 
 @pytest.mark.slow
 def test_projection_cgan_draws_the_requested_digit(mnist_root, tmp_path):
+    # one thread: on a shared 2-core machine two oversubscribed threads made this run 5-10x slower
+    torch.set_num_threads(1)  # (the autouse fixture in conftest.py restores the count afterwards)
     cfg = resolve_config("projection-cgan", None, {
-        "data.name": "mnist", "data.root": str(mnist_root), "data.download": False, "steps": 500,
+        "data.name": "mnist", "data.root": str(mnist_root), "data.download": False, "steps": 500, "train.threads": 1,
         "log.progress": False, "log.tensorboard": False, "log.report": False,
         "log.sample_every": 10**6, "log.checkpoint_every": 10**6})
     train(cfg, quiet=True, out=str(tmp_path / "run"))
