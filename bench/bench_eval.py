@@ -28,6 +28,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import cpu_model  # noqa: E402
 from gankit.config import DataConfig  # noqa: E402
 from gankit.data import load_dataset  # noqa: E402
 from gankit.metrics import EvalOptions, evaluate, get_extractor, reference_features  # noqa: E402
@@ -35,16 +36,6 @@ from gankit.metrics.evaluate import build_feature_set  # noqa: E402
 from gankit.metrics.fid import frechet_distance  # noqa: E402
 from gankit.metrics.kid import kid  # noqa: E402
 from gankit.metrics.knn import manifold_metrics  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def timed(fn):
