@@ -67,6 +67,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args, overrides)
     cfg = resolve_config(args.recipe, args.config, overrides)
+    if cfg.train.threads is None:  # recorded in config.yaml, so the run says what it used
+        from gankit.utils import idle_cores
+
+        cfg.train.threads = idle_cores()
     if args.dry_run:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return 0

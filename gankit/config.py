@@ -88,7 +88,7 @@ class TrainConfig(Section):
     max_time: float | None = Field(None, gt=0, description="stop after this many seconds")
     seed: int = Field(0, ge=0, description="seeds weights, latents and data order")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
-    threads: int | None = Field(None, gt=0, description="CPU threads (default: torch's choice)")
+    threads: int | None = Field(None, gt=0, description="CPU threads (gankit train: the idle cores; library: torch's choice)")
 
     @field_validator("max_time", mode="before")
     @classmethod

@@ -69,3 +69,24 @@ def test_dry_run_prints_resolved_config(capsys):
     assert main(["train", "--recipe", "mlp-gan", "--steps", "7", "--dry-run"]) == 0
     out = capsys.readouterr().out
     assert "generator: mlp" in out and "steps: 7" in out
+
+
+def test_train_records_the_threads_it_chose(run_dir):
+    import yaml
+
+    threads = yaml.safe_load((run_dir / "config.yaml").read_text())["train"]["threads"]
+    assert isinstance(threads, int) and threads >= 1
+
+
+def test_idle_cores_follows_the_load(monkeypatch):
+    import os
+
+    from gankit.utils import idle_cores
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3})
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.2, 0, 0))
+    assert idle_cores() == 4
+    monkeypatch.setattr(os, "getloadavg", lambda: (2.6, 0, 0))
+    assert idle_cores() == 1  # 4 - 2.6 = 1.4 idle
+    monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 0, 0))
+    assert idle_cores() == 1
