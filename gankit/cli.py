@@ -120,7 +120,6 @@ def _sample(args: argparse.Namespace) -> int:
     if out.suffix.lower() not in (".png", ".npz"):
         raise GankitError(f"--out must end in .png or .npz, got {out}")
     from gankit.train.run import load_run
-    from gankit.utils import to_uint8
 
     run = load_run(args.run_dir, args.checkpoint, args.device)
     from gankit.sampling import sample_command

@@ -9,7 +9,7 @@ from PIL import Image
 from torch import nn
 
 from gankit.errors import ConfigError, GankitError
-from gankit.metrics import EvalOptions, classify, evaluate, get_extractor, parse_metrics, reference_features
+from gankit.metrics import classify, evaluate, get_extractor, parse_metrics, reference_features
 from gankit.metrics import reference as refmod
 from gankit.metrics.fid import fid_from_features
 from gankit.metrics.extractors.digits import DigitExtractor, classifier_info
