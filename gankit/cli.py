@@ -143,7 +143,7 @@ def write_images(images, out: Path) -> None:
     from gankit.utils import atomic_write_bytes, save_image_grid, to_uint8
 
     if out.suffix.lower() == ".png":
-        save_image_grid(images, out, scale=max(1, round(64 / images.shape[-1])))
+        save_image_grid(images, out)
     else:
         buf = io.BytesIO()
         np.savez_compressed(buf, images=to_uint8(images))

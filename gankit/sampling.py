@@ -110,7 +110,7 @@ def write(images: torch.Tensor, per_row: int, out: Path) -> None:
     from gankit.utils import save_image_grid
 
     if out.suffix.lower() == ".png":
-        save_image_grid(images, out, nrow=per_row, scale=max(1, round(64 / images.shape[-1])))
+        save_image_grid(images, out, nrow=per_row)
     else:
         write_images(images, out)
 

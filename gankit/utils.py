@@ -113,9 +113,13 @@ def make_grid(images: np.ndarray, nrow: int | None = None, pad: int = 2) -> np.n
     return grid
 
 
-def save_image_grid(images: torch.Tensor | np.ndarray, path: Path, nrow: int | None = None, scale: int = 1) -> None:
-    """Write a PNG grid atomically; ``scale`` enlarges small images so a person can see them."""
+def save_image_grid(images: torch.Tensor | np.ndarray, path: Path, nrow: int | None = None,
+                    scale: int | None = None) -> None:
+    """Write a PNG grid atomically; ``scale`` enlarges small images so a person can see them
+    (default: each image about 64 px, so 28 px digits are doubled and 64 px images kept as they are)."""
     arr = to_uint8(images) if isinstance(images, torch.Tensor) else images
+    if scale is None:
+        scale = max(1, round(64 / arr.shape[2]))  # (N, H, W, C)
     grid = make_grid(arr, nrow=nrow)
     img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     if scale > 1:

@@ -98,8 +98,7 @@ class SampleGrids(Callback):
             images = G(trainer.fixed_z, trainer.fixed_y)
         G.train(was_training)
         path = self.dir / f"{name}.png"
-        res = trainer.shape[1]
-        save_image_grid(images, path, scale=max(1, round(64 / res)))
+        save_image_grid(images, path)
         return path
 
     def on_start(self, trainer: "Trainer") -> None:
