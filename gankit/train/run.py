@@ -151,9 +151,19 @@ def is_interrupted_run(run_dir: Path) -> bool:
     if not summary.is_file():
         return True
     try:
-        return json.loads(summary.read_text(encoding="utf-8")).get("stopped") == "interrupted"
+        return json.loads(summary.read_text(encoding="utf-8")).get("complete") is not True
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
         return False
+
+
+def _mark_complete(run_dir: Path) -> None:
+    """Flag summary.json complete once every end-of-run file (checkpoint, grids, report) is on disk.
+
+    The summary itself is written earlier, for the report to show; a kill between the two leaves
+    the run incomplete, so the same command again resumes it and redoes the end-of-run files.
+    """
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    atomic_write_text(run_dir / "summary.json", json.dumps({**summary, "complete": True}, indent=2))
 
 
 def config_changes(saved: Config, new: Config) -> str:
@@ -270,12 +280,14 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
               f"on {trainer.device}; run directory {run_dir}")
     try:
         trainer.fit()
+        _mark_complete(run_dir)
     except KeyboardInterrupt:
         if not quiet:
             print(f"gankit: stopped at step {trainer.step}; continue with: gankit train --resume {run_dir}",
                   file=sys.stderr)
         raise
     except TrainingDiverged as exc:
+        _mark_complete(run_dir)  # running it again would diverge again: it takes --resume or new settings
         ckpts = list_checkpoints(run_dir)
         kept = f"; last good checkpoint: {ckpts[-1]}" if ckpts else ""
         raise TrainingDiverged(f"{exc}{kept}; lower the learning rates or try a more stable recipe") from None

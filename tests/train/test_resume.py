@@ -137,6 +137,24 @@ def test_same_command_again_continues_an_interrupted_run(tmp_path, tiny_config):
         train(cfg, quiet=True)
 
 
+class CrashAtEnd(cb.Callback):
+    def on_end(self, trainer):
+        raise RuntimeError("simulated crash while the end-of-run files are written")
+
+
+def test_crash_after_the_summary_but_before_the_end_files_is_resumed(tmp_path, tiny_config):
+    # summary.json is written before the report; a kill in between must not pass for a finished run
+    cfg = tiny_config(steps=4, out=str(tmp_path / "b"), **{"log.report": True})
+    _fit(cfg, tmp_path / "a")
+    with pytest.raises(RuntimeError):
+        _fit(cfg, tmp_path / "b", CrashAtEnd())
+    assert (tmp_path / "b" / "summary.json").is_file() and not (tmp_path / "b" / "report.html").exists()
+    train(cfg, quiet=True)  # the same command again finishes it instead of refusing the directory
+    assert (tmp_path / "b" / "report.html").is_file()
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["complete"] is True
+    _assert_same_run(tmp_path / "a", tmp_path / "b")
+
+
 def test_interrupted_run_with_another_config_is_refused(tmp_path, tiny_config):
     cfg = tiny_config(steps=6, out=str(tmp_path / "b"))
     with pytest.raises(RuntimeError):
