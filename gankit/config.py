@@ -115,6 +115,9 @@ class EMAConfig(Section):
     half_life: float = Field(10000.0, gt=0.0, description="EMA half-life in images (StyleGAN2: 10k)")
     decay: float | None = Field(None, gt=0.0, lt=1.0, description="fixed per-step decay instead of half_life")
     start: int = Field(0, ge=0, description="copy G into the EMA for this many steps before averaging")
+    rampup: float | None = Field(0.05, gt=0.0, description="cap the half-life at this fraction of the images seen "
+                                 "so far (StyleGAN2-ADA's ema_rampup), so a young EMA is not the random start; "
+                                 "null: off")
 
 
 class AugmentConfig(Section):

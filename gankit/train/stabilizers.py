@@ -57,7 +57,8 @@ def attach(trainer: "Trainer") -> None:
         trainer.d_hooks.append(WeightClip(reg.weight_clip))
 
     if cfg.ema.enabled:
-        ema = EMA(trainer.G, cfg.ema.half_life, cfg.ema.decay, cfg.train.batch_size, cfg.ema.start)
+        ema = EMA(trainer.G, cfg.ema.half_life, cfg.ema.decay, cfg.train.batch_size, cfg.ema.start,
+                  cfg.ema.rampup)
         trainer.G_ema = ema.module
         trainer.g_hooks.append(ema.hook)
 
@@ -148,17 +149,34 @@ class GradClip:
 class EMA:
     """G_ema <- beta G_ema + (1 - beta) G after each G step, beta = 0.5 ** (batch / half_life_images)
     (StyleGAN2's ema_kimg) or a fixed decay. Float buffers (BatchNorm running statistics) are averaged
-    the same way, so the EMA network's normalisation matches its weights; integer buffers are copied."""
+    the same way, so the EMA network's normalisation matches its weights; integer buffers are copied.
 
-    def __init__(self, G: nn.Module, half_life: float, decay: float | None, batch_size: int, start: int = 0):
+    ``rampup`` (StyleGAN2-ADA's ema_rampup) caps the half-life at that fraction of the images seen so
+    far: without it the average is dominated by the random initial G for the first few half-lives,
+    and a short run's EMA generator draws noise long after G itself draws digits.
+    """
+
+    def __init__(self, G: nn.Module, half_life: float, decay: float | None, batch_size: int, start: int = 0,
+                 rampup: float | None = None):
         self.G = G
         self.module = copy.deepcopy(G).eval().requires_grad_(False)
-        self.beta = decay if decay is not None else 0.5 ** (batch_size / half_life)
-        self.start = start
+        self.half_life, self.decay, self.batch_size = half_life, decay, batch_size
+        self.start, self.rampup = start, rampup
+
+    def beta(self, step: int) -> float:
+        """The decay applied after G step ``step`` (0-based)."""
+        if step < self.start:
+            return 0.0
+        if self.decay is not None:
+            return self.decay
+        half_life = self.half_life
+        if self.rampup is not None:
+            half_life = min(half_life, self.rampup * (step + 1) * self.batch_size)
+        return 0.5 ** (self.batch_size / half_life)
 
     @torch.no_grad()
     def update(self, step: int) -> None:
-        beta = 0.0 if step < self.start else self.beta
+        beta = self.beta(step)
         for p_ema, p in zip(self.module.parameters(), self.G.parameters()):
             p_ema.lerp_(p, 1.0 - beta)
         for b_ema, b in zip(self.module.buffers(), self.G.buffers()):

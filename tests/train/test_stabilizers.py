@@ -19,6 +19,7 @@ def test_weight_clipping_holds_the_bound(tiny_config):
 
 def test_ema_follows_the_half_life_and_tracks_batchnorm_buffers(tiny_config):
     cfg = tiny_config(**{"ema.enabled": True, "ema.half_life": 160})
+    cfg.ema.rampup = None  # (a None override means "not given")
     tr = Trainer(cfg)
     assert tr.sampling_generator is tr.G_ema and "G_ema" in tr.networks()
     beta = 0.5 ** (16 / 160)  # batch 16
@@ -45,6 +46,34 @@ def test_ema_decay_and_start(tiny_config):
     tr.train_step()
     for p_ema, p_old, p in zip(tr.G_ema.parameters(), old, tr.G.parameters()):
         torch.testing.assert_close(p_ema, 0.9 * p_old + 0.1 * p)
+
+
+def test_ema_rampup_caps_the_half_life_by_the_images_seen():
+    from gankit.train.stabilizers import EMA
+
+    ema = EMA(torch.nn.Linear(2, 2), half_life=10_000, decay=None, batch_size=64, rampup=0.05)
+    assert ema.beta(0) == pytest.approx(0.5 ** (64 / (0.05 * 64)))  # about 1e-6: a young EMA is nearly G
+    assert ema.beta(99) == pytest.approx(0.5 ** (64 / (0.05 * 6400)))  # half-life 320 images after 100 steps
+    assert ema.beta(10_000) == pytest.approx(0.5 ** (64 / 10_000))  # past 200k images: the full half-life
+    assert [ema.beta(s) for s in (0, 10, 100, 1000)] == sorted(ema.beta(s) for s in (0, 10, 100, 1000))
+    no_ramp = EMA(torch.nn.Linear(2, 2), half_life=10_000, decay=None, batch_size=64, rampup=None)
+    assert no_ramp.beta(0) == pytest.approx(0.5 ** (64 / 10_000))
+
+
+def test_ema_with_rampup_tracks_a_young_generator(tiny_config):
+    # after a few steps the ramped EMA is close to G, the unramped one still close to the initial G
+    dist = {}
+    for rampup in (0.05, None):
+        cfg = tiny_config(**{"ema.enabled": True, "ema.half_life": 10_000})
+        cfg.ema.rampup = rampup
+        tr = Trainer(cfg)
+        init = [p.clone() for p in tr.G.parameters()]
+        for _ in range(5):
+            tr.train_step()
+        dist[rampup] = sum((pe - p).norm() for pe, p in zip(tr.G_ema.parameters(), tr.G.parameters())).item()
+        moved = sum((p - p0).norm() for p, p0 in zip(tr.G.parameters(), init)).item()
+        assert moved > 0
+    assert dist[0.05] < 0.25 * dist[None]
 
 
 def test_augment_reaches_every_discriminator_input(tiny_config):
