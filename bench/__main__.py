@@ -39,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1: the machine is shared)")
     p.add_argument("--repeats", type=int, default=5, help="timed rounds per throughput contender (default 5)")
     p.add_argument("--points", type=int, default=6, help="time-to-quality evaluations per run (default 6)")
+    p.add_argument("--jobs", type=int, default=1, help="time-to-quality contenders run at once, one process each "
+                   "(default 1; use cores / --threads on an otherwise idle machine)")
     p.add_argument("--bf16-steps", type=int, default=300, help="steps per run of the bf16 quality check")
     p.add_argument("--variants", default="", help="throughput: gankit variants to time, comma-separated "
                    "(default: all; see bench/throughput.py VARIANTS)")
@@ -141,7 +143,8 @@ def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: 
 
             raise ConfigError(unknown_name_message("contender", n, known))
     result = ttq.run(names, budget=2.0 if q else args.budget_s, n_samples=200 if q else args.samples, data=data,
-                     data_root=root, limit=limit, fractions=(0.5, 1.0) if q else ttq.fractions(args.points))
+                     data_root=root, limit=limit, fractions=(0.5, 1.0) if q else ttq.fractions(args.points),
+                     jobs=args.jobs)
     result["plot"] = str(ttq.plot(result, plots / f"bench_time_to_quality{suffix(args)}.png"))
     return result
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from gankit.metrics import evaluate  # noqa: E402
 from gankit.metrics.evaluate import classify  # noqa: E402
+from bench.common import class_accuracy, update_doc  # noqa: E402
 from gankit.recipes import RECIPES  # noqa: E402
 from gankit.sampling import code_sweep  # noqa: E402
 from gankit.train.callbacks import Callback  # noqa: E402
@@ -116,11 +117,7 @@ def score_recipe(row: dict, args: argparse.Namespace) -> dict:
     scores = evaluate(fake, "mnist", metrics="fid,kid", extractor="mnist", data_root=args.data_root)
     row = {**row, "fid": round(scores["fid"], 3), "kid": round(scores["kid"], 5)}
     if run.num_classes:
-        per_class = []
-        for k in range(run.num_classes):
-            pred = classify(run.sample(args.per_class, seed=args.seed + 200 + k, y=k))
-            per_class.append((pred == k).float().mean().item())
-        row.update(class_acc=round(sum(per_class) / len(per_class), 4), class_acc_min=round(min(per_class), 4))
+        row.update(class_accuracy(run, args.per_class, seed=args.seed + 200))
     m = run.config.model
     if m.info_categories:
         images, per_row = code_sweep(run, "cat", rows=args.per_class, seed=args.seed + 300)
@@ -156,18 +153,6 @@ def markdown(rows: list[dict], meta: dict) -> str:
         lines.append(f"| {r['recipe']} | {r['steps']} | {r['epochs']:.2f} | {r['cpu_seconds']:.0f} | "
                      f"{r['wall_seconds']:.0f} | {r['fid']:.2f} | {r['kid']:.4f} | {acc} | {r['paper']} |")
     return "\n".join(lines) + "\n"
-
-
-def update_doc(table: str, block: str) -> None:
-    """Replace the text between <!-- bench:BLOCK:start --> and <!-- bench:BLOCK:end --> in docs/recipes.md."""
-    start, end = f"<!-- bench:{block}:start -->", f"<!-- bench:{block}:end -->"
-    if not DOC.is_file():
-        return
-    text = DOC.read_text(encoding="utf-8")
-    if start in text and end in text:
-        head, rest = text.split(start, 1)
-        _, tail = rest.split(end, 1)
-        DOC.write_text(f"{head}{start}\n{table}{end}{tail}", encoding="utf-8")
 
 
 def _why(exc: Exception) -> str:
@@ -234,7 +219,7 @@ def main() -> int:
     (args.out / f"{stem}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
     (args.out / f"{stem}.md").write_text(table)
     if not args.no_doc and (args.steps or set(ORDER) <= set(names)):
-        update_doc(table, "conditional" if args.steps else "recipes")
+        update_doc(DOC, "conditional" if args.steps else "recipes", table)
     print(table)
     low = [r["recipe"] for r in rows if r.get("class_acc", 1.0) < 0.9 or "error" in r]
     if args.check and low:

@@ -127,3 +127,25 @@ def write_json(name: str, payload: dict[str, Any], out_dir: Path = RESULTS) -> P
     tmp.write_text(json.dumps(payload, indent=2) + "\n")
     os.replace(tmp, path)
     return path
+
+
+def class_accuracy(run: Any, per_class: int = 100, seed: int = 200) -> dict[str, float]:
+    """Share of ``per_class`` samples drawn for each class k (as ``gankit sample --class k``) that the built-in
+    MNIST classifier calls k: the mean over classes and the worst class."""
+    from gankit.metrics.evaluate import classify
+
+    per = [(classify(run.sample(per_class, seed=seed + k, y=k)) == k).float().mean().item()
+           for k in range(run.num_classes)]
+    return {"class_acc": round(sum(per) / len(per), 4), "class_acc_min": round(min(per), 4)}
+
+
+def update_doc(doc: Path, block: str, text: str) -> None:
+    """Replace what lies between <!-- bench:BLOCK:start --> and <!-- bench:BLOCK:end --> in ``doc``."""
+    start, end = f"<!-- bench:{block}:start -->", f"<!-- bench:{block}:end -->"
+    if not doc.is_file():
+        return
+    content = doc.read_text(encoding="utf-8")
+    if start in content and end in content:
+        head, rest = content.split(start, 1)
+        _, tail = rest.split(end, 1)
+        doc.write_text(f"{head}{start}\n{text}{end}{tail}", encoding="utf-8")

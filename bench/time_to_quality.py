@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from bench.common import gankit_config, load_images, machine, machine_line
+from bench.common import class_accuracy, gankit_config, load_images, machine, machine_line
 from bench.tutorial_loops import TutorialGAN
 from gankit.errors import GankitError
 
@@ -83,12 +83,17 @@ class Contender:
         self.trainer.config.train.max_time = seconds
         self.trainer.fit()
 
-    def sample(self, n: int) -> torch.Tensor:
-        if self.trainer is None:
-            return self.loop.sample(n, seed=0)
+    @property
+    def conditional(self) -> bool:
+        return self.trainer is not None and bool(self.trainer.num_classes)
+
+    def run(self) -> Any:
         from gankit.train.run import Run
 
-        return Run("", trainer=self.trainer).sample(n, seed=0)
+        return Run("", trainer=self.trainer)
+
+    def sample(self, n: int) -> torch.Tensor:
+        return self.loop.sample(n, seed=0) if self.trainer is None else self.run().sample(n, seed=0)
 
 
 def run_contender(name: str, dataset: Any, ref: Any, budget: float, n_samples: int, fractions: tuple[float, ...],
@@ -116,7 +121,11 @@ def run_contender(name: str, dataset: Any, ref: Any, budget: float, n_samples: i
             point["samples"] = fake.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
             log(f"  {name:24s} t={point['train_s']:7.1f}s steps={point['steps']:6d} (scored later)")
         else:
-            point["fid"] = evaluate(fake, ref, metrics="fid", extractor="mnist")["fid"]
+            final = f == fractions[-1]  # the budget's end also gets KID and, if conditional, class accuracy
+            scores = evaluate(fake, ref, metrics="fid,kid" if final else "fid", extractor="mnist")
+            point.update({k: scores[k] for k in ("fid", "kid") if k in scores})
+            if final and c.conditional:
+                point.update(class_accuracy(c.run(), per_class=100))
             point["eval_s"] = round(time.perf_counter() - t, 2)
             log(f"  {name:24s} t={point['train_s']:7.1f}s steps={point['steps']:6d} FID={point['fid']:8.2f} "
                 f"(eval {point['eval_s']:.1f}s)")
@@ -165,21 +174,49 @@ def targets(runs: list[dict[str, Any]], recommended: str = RECOMMENDED) -> dict[
             "time_fraction": None if reach is None else reach / budget_t, "time_fraction_target": 0.2}
 
 
+def _job(name: str, data: str, data_root: str, limit: int | None, budget: float, n_samples: int,
+         fractions: tuple[float, ...], overrides: dict[str, Any] | None, threads: int) -> dict[str, Any]:
+    """One contender in a worker process of its own (``run(jobs=N)``)."""
+    from gankit.metrics.evaluate import reference_features
+
+    torch.set_num_threads(threads)
+    dataset = load_images(data, data_root, limit)
+    ref = reference_features(f"{data}:test", "mnist", data_root=data_root)
+    return run_contender(name, dataset, ref, budget, n_samples, fractions, overrides, log=_flush_print)
+
+
+def _flush_print(line: str) -> None:
+    print(line, flush=True)
+
+
 def run(contenders: list[str] | None = None, budget: float = 600.0, n_samples: int = 10000,
         data: str = "mnist", data_root: str = "data", limit: int | None = None,
         fractions: tuple[float, ...] = FRACTIONS, overrides: dict[str, dict[str, Any]] | None = None,
-        log: Any = print) -> dict[str, Any]:
+        log: Any = print, jobs: int = 1) -> dict[str, Any]:
+    """Every contender for ``budget`` seconds. ``jobs`` > 1 runs that many contenders at once, each in its own
+    process with the torch thread count of this one: on an otherwise idle machine with ``jobs`` x threads
+    cores, each gets the same hardware it would get alone, and the whole run takes 1/jobs of the time."""
     from gankit.metrics.evaluate import reference_features
 
     names = contenders or all_contenders()
-    dataset = load_images(data, data_root, limit)
-    ref = reference_features(f"{data}:test", "mnist", data_root=data_root)
-    log(f"time to quality: budget {budget:g}s each, FID of {n_samples} samples vs {data} test; {machine_line()}")
-    runs = []
-    for name in names:
-        runs.append(run_contender(name, dataset, ref, budget, n_samples, fractions, (overrides or {}).get(name), log))
+    overrides = overrides or {}
+    ref = reference_features(f"{data}:test", "mnist", data_root=data_root)  # builds the cache once, up front
+    log(f"time to quality: budget {budget:g}s each, {jobs} at a time, FID of {n_samples} samples vs {data} test; "
+        f"{machine_line()}")
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_job, name, data, data_root, limit, budget, n_samples, fractions,
+                                   overrides.get(name), torch.get_num_threads()) for name in names]
+            runs = [f.result() for f in futures]
+    else:
+        dataset = load_images(data, data_root, limit)
+        runs = [run_contender(name, dataset, ref, budget, n_samples, fractions, overrides.get(name), log)
+                for name in names]
     return {"bench": "time_to_quality", "machine": machine(), "budget_s": budget, "n_samples": n_samples,
-            "data": data, "limit": limit, "runs": runs, "targets": targets(runs)}
+            "data": data, "limit": limit, "jobs": jobs, "runs": runs, "targets": targets(runs)}
 
 
 def plot(result: dict[str, Any], path: Path) -> Path:
@@ -212,16 +249,20 @@ def plot(result: dict[str, Any], path: Path) -> Path:
 
 def markdown(result: dict[str, Any]) -> str:
     lines = [f"Budget {result['budget_s']:g} s of training per contender; FID of {result['n_samples']} samples.", "",
-             "| contender | steps | images/s | FID at 1/5 budget | FID at budget | status |", "|---|---:|---:|---:|---:|---|"]
+             "| contender | steps | images/s | FID at 1/5 budget | FID at budget | KID at budget | class acc (worst) "
+             "| status |", "|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in result["runs"]:
         c = r["curve"]
         if not c:
-            lines.append(f"| {r['contender']} | | | | | {r['status']} |")
+            lines.append(f"| {r['contender']} | | | | | | | {r['status']} |")
             continue
         fifth = min(c, key=lambda p: abs(p["train_s"] - 0.2 * result["budget_s"]))
-        ips = c[-1]["images_seen"] / c[-1]["train_s"] if c[-1]["train_s"] else 0
-        lines.append(f"| {r['contender']} | {c[-1]['steps']} | {ips:.0f} | {fifth['fid']:.1f} | **{c[-1]['fid']:.1f}** | "
-                     f"{r['status'][:80]} |")
+        end = c[-1]
+        ips = end["images_seen"] / end["train_s"] if end["train_s"] else 0
+        kid = f"{end['kid']:.4f}" if "kid" in end else ""
+        acc = f"{100 * end['class_acc']:.1f} % ({100 * end['class_acc_min']:.0f} %)" if "class_acc" in end else ""
+        lines.append(f"| {r['contender']} | {end['steps']} | {ips:.0f} | {fifth['fid']:.1f} | **{end['fid']:.1f}** | "
+                     f"{kid} | {acc} | {r['status'][:80]} |")
     t = result.get("targets")
     if t:
         reach = t["time_to_tutorial_final_fid_s"]

@@ -137,7 +137,9 @@ recipe(
     model={"generator": "dcgan", "discriminator": "dcgan", "conditional": True, "conditioning": "acgan", "width": 32},
     loss={"name": "acgan", "adversarial": "bce", "aux_weight": 1.0},
     optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
-    train={"batch_size": 64, "steps": 1500},
+    ema={"enabled": True, "half_life": 10000.0},
+    # as cgan: G alone fell from 90 % to 88 % class accuracy between 2000 and 4000 steps; the EMA steadies it
+    train={"batch_size": 64, "steps": 4000},
 )
 
 recipe(

@@ -83,13 +83,17 @@ def test_quick_bench_writes_results_tables_and_plots(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not WEIGHTS.is_file(), reason="built-in MNIST classifier weights not built yet")
 def test_quick_time_to_quality_and_bf16_check_score_every_contender(tmp_path):
-    proc = _bench(tmp_path, "--quick", "ttq", "bf16", "--contenders", "tutorial-dcgan,dcgan")
+    proc = _bench(tmp_path, "--quick", "ttq", "bf16", "--contenders", "tutorial-dcgan,dcgan,cgan", "--jobs", "2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     res = json.loads((tmp_path / "ttq-quick.json").read_text())
-    assert [r["contender"] for r in res["runs"]] == ["tutorial-dcgan", "dcgan"]
+    assert [r["contender"] for r in res["runs"]] == ["tutorial-dcgan", "dcgan", "cgan"] and res["jobs"] == 2
     for r in res["runs"]:
         assert len(r["curve"]) == 2 and all(p["fid"] > 0 and math.isfinite(p["fid"]) for p in r["curve"])
         assert r["curve"][0]["train_s"] < r["curve"][1]["train_s"] and r["curve"][1]["steps"] > 0
+        end = r["curve"][-1]
+        assert math.isfinite(end["kid"]) and "kid" not in r["curve"][0]  # KID at the budget's end only
+        assert ("class_acc" in end) == (r["contender"] == "cgan")
+    assert 0.0 <= res["runs"][2]["curve"][-1]["class_acc_min"] <= res["runs"][2]["curve"][-1]["class_acc"] <= 1.0
     assert (tmp_path / "bench_time_to_quality-quick.png").is_file()
     bf = json.loads((tmp_path / "bf16-quick.json").read_text())
     if not bf.get("skipped"):
