@@ -86,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             result["command"] = "python -m bench " + " ".join(sys.argv[1:] if argv is None else argv)
             result["wall_s"] = round(time.perf_counter() - t, 1)
             path = common.write_json(name + suffix(args), result, out)
+            if name == "ttq" and not args.quick:
+                from bench.time_to_quality import update_recipes_doc
+
+                update_recipes_doc(result)
             print(f"{name}: {result['wall_s']:.0f} s -> {path}")
             print(markdown(name, result))
     except GankitError as exc:

@@ -79,9 +79,16 @@ class CPUBudget(Callback):
             trainer.total_steps = trainer.step  # the loop stops before the next step
 
 
+def run_dir_of(name: str, args: argparse.Namespace) -> Path:
+    """Where a recipe's run is kept: one folder per recipe, length of training and seed, so that a run is
+    only reused by an invocation that would have trained exactly it."""
+    length = f"steps{args.steps}" if args.steps else f"cpu{args.budget:g}s"
+    return args.workdir / f"{name}-{length}-seed{args.seed}"
+
+
 def train_recipe(name: str, args: argparse.Namespace) -> dict:
     """Train one recipe into WORKDIR/NAME (kept, so the scoring pass can be re-run on its own)."""
-    run_dir = args.workdir / name
+    run_dir = run_dir_of(name, args)
     if (run_dir / "summary.json").is_file() and (run_dir / "bench.json").is_file():
         return json.loads((run_dir / "bench.json").read_text())  # trained by an earlier invocation
     if run_dir.exists():
@@ -100,7 +107,7 @@ def train_recipe(name: str, args: argparse.Namespace) -> dict:
     _run_training(trainer, run_dir, quiet=True, progress=False)
     wall = time.perf_counter() - t0
     summary = json.loads((run_dir / "summary.json").read_text())
-    row = {"recipe": name, "paper": RECIPES.get(name).paper, "steps": summary["steps"],
+    row = {"recipe": name, "seed": args.seed, "paper": RECIPES.get(name).paper, "steps": summary["steps"],
            "epochs": summary["epochs"], "cpu_seconds": round(budget.used, 1),
            "train_seconds": summary["train_seconds"], "wall_seconds": round(wall, 1),
            "stopped": "CPU budget" if budget.hit else summary["stopped"],
@@ -111,7 +118,7 @@ def train_recipe(name: str, args: argparse.Namespace) -> dict:
 
 def score_recipe(row: dict, args: argparse.Namespace) -> dict:
     """FID/KID of the run's samples (its EMA generator when it has one), class accuracy, code purity."""
-    run = load_run(args.workdir / row["recipe"])
+    run = load_run(run_dir_of(row["recipe"], args))
     t1 = time.perf_counter()
     fake = run.sample(args.samples, seed=args.seed + 100)
     scores = evaluate(fake, "mnist", metrics="fid,kid", extractor="mnist", data_root=args.data_root)
@@ -155,6 +162,23 @@ def markdown(rows: list[dict], meta: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def seeds_table(out: Path, steps: int) -> str:
+    """The class-accuracy tables of every seed run at ``steps`` (recipes-steps-N[-seedS].json), then each
+    recipe's mean and worst seed."""
+    parts, acc = [], {}
+    for path in sorted(out.glob(f"recipes-steps-{steps}*.json")):
+        result = json.loads(path.read_text())
+        seed = result["rows"][0].get("seed", 0) if result["rows"] else 0
+        parts.append(f"Seed {seed}. " + markdown(result["rows"], result))
+        for r in result["rows"]:
+            if "class_acc" in r:
+                acc.setdefault(r["recipe"], []).append(r["class_acc"])
+    if acc:
+        parts.append("| recipe | seeds | mean class acc | worst seed |\n|---|---:|---:|---:|\n" + "".join(
+            f"| {name} | {len(a)} | {100 * sum(a) / len(a):.1f} % | {100 * min(a):.1f} % |\n" for name, a in acc.items()))
+    return "\n".join(parts)
+
+
 def _why(exc: Exception) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
 
@@ -196,7 +220,7 @@ def main() -> int:
                 trained.append({"recipe": name, "paper": RECIPES.get(name).paper, "error": _why(exc)})
             print(f"    {json.dumps(trained[-1])}", flush=True)
     else:
-        trained = [json.loads((args.workdir / n / "bench.json").read_text()) for n in names]
+        trained = [json.loads((run_dir_of(n, args) / "bench.json").read_text()) for n in names]
     if args.train_only:
         return 0
     rows = []
@@ -214,12 +238,12 @@ def main() -> int:
             "command": "python bench/bench_recipes.py " + " ".join(sys.argv[1:])}
     meta["steps"] = args.steps
     table = markdown(rows, meta)
-    stem = f"recipes-steps-{args.steps}" if args.steps else "recipes"
+    stem = (f"recipes-steps-{args.steps}" if args.steps else "recipes") + (f"-seed{args.seed}" if args.seed else "")
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"{stem}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
     (args.out / f"{stem}.md").write_text(table)
-    if not args.no_doc and (args.steps or set(ORDER) <= set(names)):
-        update_doc(DOC, "conditional" if args.steps else "recipes", table)
+    if not args.no_doc and args.steps:  # every seed run so far of this length, one table
+        update_doc(DOC, "conditional", seeds_table(args.out, args.steps))
     print(table)
     low = [r["recipe"] for r in rows if r.get("class_acc", 1.0) < 0.9 or "error" in r]
     if args.check and low:

@@ -41,6 +41,13 @@ CANDIDATES: dict[str, tuple[str, dict[str, Any]]] = {
     "dcgan-fast": ("dcgan-fast", {}),
     "mnist-fast lr 4e-4": ("mnist-fast", {"optim.lr_g": 4e-4, "optim.lr_d": 4e-4}),
     "mnist-fast width 32 lr 4e-4": ("mnist-fast", {"model.width": 32, "optim.lr_g": 4e-4, "optim.lr_d": 4e-4}),
+    # round 5: around the round-4 winner (width 32, Adam 4e-4)
+    "mnist-fast width 32 lr 8e-4": ("mnist-fast", {"model.width": 32, "optim.lr_g": 8e-4, "optim.lr_d": 8e-4}),
+    "mnist-fast width 16 lr 4e-4": ("mnist-fast", {"model.width": 16, "optim.lr_g": 4e-4, "optim.lr_d": 4e-4}),
+    "mnist-fast width 32 lr 4e-4 batch 128": ("mnist-fast", {"model.width": 32, "optim.lr_g": 4e-4,
+                                                             "optim.lr_d": 4e-4, "train.batch_size": 128}),
+    "mnist-fast width 32 lr 4e-4 EMA 10k": ("mnist-fast", {"model.width": 32, "optim.lr_g": 4e-4, "optim.lr_d": 4e-4,
+                                                           "ema.half_life": 10000.0}),
 }
 
 

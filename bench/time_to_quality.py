@@ -272,3 +272,21 @@ def markdown(result: dict[str, Any]) -> str:
                   + (f"**{reach:.0f} s = {100 * t['time_fraction']:.0f}% of the budget** (target <= 20%)." if reach is not None
                      else "**never within the budget**.")]
     return "\n".join(lines)
+
+
+def update_recipes_doc(result: dict[str, Any], doc: Path = Path(__file__).resolve().parents[1] / "docs" / "recipes.md"
+                       ) -> bool:
+    """Put the table into docs/recipes.md (the ``bench:recipes`` block) when the run covered every recipe:
+    it is the recipes' FID/KID and class accuracy at one fixed budget, measured side by side."""
+    from bench.common import update_doc
+    from gankit.recipes import RECIPES
+
+    if not set(RECIPES.names()) <= {r["contender"] for r in result["runs"]}:
+        return False
+    m = result["machine"]
+    head = (f"`{result.get('command', 'python -m bench ttq')}` on {m['cpu']}, {m['cores']} cores, "
+            f"{m['torch_threads']} torch thread(s) per contender, {result.get('jobs', 1)} contenders at a time, "
+            f"torch {m['torch']}. Class accuracy: 100 samples per class drawn with `--class k` and classified "
+            "by the built-in MNIST classifier (mean over classes, worst class in brackets).\n\n")
+    update_doc(doc, "recipes", head + markdown(result) + "\n")
+    return True

@@ -109,3 +109,25 @@ def test_bad_arguments_are_one_line_errors(tmp_path, args, message):
     last = proc.stderr.strip().splitlines()[-1]
     assert message in last and "Traceback" not in proc.stderr
     assert not list(tmp_path.glob("*.json"))  # nothing half-written
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not WEIGHTS.is_file(), reason="built-in MNIST classifier weights not built yet")
+def test_recipe_bench_keeps_one_run_per_seed_and_tables_every_seed(tmp_path, mnist_root):
+    from bench.bench_recipes import seeds_table
+
+    for seed in (0, 1):
+        proc = subprocess.run([sys.executable, "bench/bench_recipes.py", "--steps", "3", "--recipes", "cgan",
+                               "--samples", "200", "--per-class", "5", "--seed", str(seed), "--no-doc",
+                               "--data-root", str(mnist_root), "--out", str(tmp_path / "out"),
+                               "--workdir", str(tmp_path / "runs")], cwd=REPO, capture_output=True, text=True,
+                              timeout=600)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == ["cgan-steps3-seed0", "cgan-steps3-seed1"]
+    rows = [json.loads((tmp_path / "out" / name).read_text())["rows"][0]
+            for name in ("recipes-steps-3.json", "recipes-steps-3-seed1.json")]
+    assert [r["seed"] for r in rows] == [0, 1] and all(0 <= r["class_acc"] <= 1 and r["steps"] == 3 for r in rows)
+    table = seeds_table(tmp_path / "out", 3)
+    assert "Seed 0." in table and "Seed 1." in table
+    mean = 100 * (rows[0]["class_acc"] + rows[1]["class_acc"]) / 2
+    assert f"| cgan | 2 | {mean:.1f} % |" in table
