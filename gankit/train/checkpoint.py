@@ -213,6 +213,15 @@ def prune(run_dir: Path, keep: int, protect: set[Path]) -> None:
 # reading
 
 
+def check_format_version(meta: Any, current: int, file: str, what: str) -> None:
+    """Refuse a JSON record (checkpoint state, run.json) without a format version or from a newer gankit."""
+    version = meta.get("format_version") if isinstance(meta, dict) else None
+    if not isinstance(version, int):
+        raise CheckpointError(f"{file} carries no format_version")
+    if version > current:
+        raise CheckpointError(f"{what} was written by a newer gankit (format {version} > {current}); upgrade gankit")
+
+
 def _refuse_pickle(path: Path, head: bytes) -> None:
     # Pickles start with the PROTO opcode 0x80; torch.save files are zip archives of pickles. A
     # safetensors file starts with its header length (8 bytes, little-endian) and then "{".
@@ -259,12 +268,7 @@ def read_meta(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"checkpoint {path} has an unreadable state.json: {first}") from None
-    version = meta.get("format_version") if isinstance(meta, dict) else None
-    if not isinstance(version, int):
-        raise CheckpointError(f"checkpoint {path}: state.json carries no format_version")
-    if version > FORMAT_VERSION:
-        raise CheckpointError(f"checkpoint {path} was written by a newer gankit (format {version} > "
-                              f"{FORMAT_VERSION}); upgrade gankit")
+    check_format_version(meta, FORMAT_VERSION, f"checkpoint {path}: state.json", f"checkpoint {path}")
     if "sha256" in meta:
         try:
             intact = meta["sha256"] == _meta_digest(meta)

@@ -21,8 +21,8 @@ from gankit.config import Config
 from gankit.errors import CheckpointError, GankitError, TrainingDiverged
 from gankit.recipes import DEFAULT_RECIPE, RECIPES
 from gankit.train import callbacks as cb
-from gankit.train.checkpoint import clean_partial, latest_intact_checkpoint, list_checkpoints, load_checkpoint, \
-    load_network
+from gankit.train.checkpoint import check_format_version, clean_partial, latest_intact_checkpoint, list_checkpoints, \
+    load_checkpoint, load_network
 from gankit.train.engine import Trainer, check_run_dir_free
 from gankit.utils import atomic_write_text, resolve_device
 
@@ -371,12 +371,7 @@ def _read_run_meta(meta_file: Path, run_dir: Path) -> dict[str, Any]:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{meta_file} is unreadable: {str(exc).splitlines()[0]}") from None
-    version = meta.get("format_version") if isinstance(meta, dict) else None
-    if not isinstance(version, int):
-        raise CheckpointError(f"{meta_file} carries no format_version; is {run_dir} a gankit run directory?")
-    if version > RUN_FORMAT_VERSION:
-        raise CheckpointError(f"{run_dir} was written by a newer gankit (run format {version} > "
-                              f"{RUN_FORMAT_VERSION}); upgrade gankit")
+    check_format_version(meta, RUN_FORMAT_VERSION, f"{meta_file} (is {run_dir} a gankit run directory?)", str(run_dir))
     return meta
 
 
