@@ -10,10 +10,12 @@ samples drawn for each class k (as ``gankit sample --class k``) classified by th
 classifier (``gankit.metrics.classify``); the issue asks for at least 90 %. InfoGAN gets the purity
 of its categorical code (the share of the most common digit among samples drawn for each category).
 
-Runs are kept in ``--workdir`` and a recipe already trained there is skipped, so an interrupted bench
-continues where it stopped; ``--train-only`` and ``--score-only`` split the two passes.
-Writes bench/results/recipes.json, bench/results/recipes.md and the table in docs/recipes.md (between
-the ``bench:recipes`` markers; with ``--steps N``: recipes-steps-N.* and the ``bench:conditional`` block). ``--check`` exits 1 when a conditional recipe falls below 90 %.
+Runs are kept in ``--workdir``, one folder per recipe, length and seed, and a run already trained there
+is skipped, so an interrupted bench continues where it stopped; ``--train-only`` and ``--score-only``
+split the two passes. Writes bench/results/recipes[-seedS].json/.md, or with ``--steps N``
+recipes-steps-N[-seedS].*, whose tables of every seed measured so far go into docs/recipes.md (the
+``bench:conditional`` block). ``--check`` exits 1 when a conditional recipe falls below 90 %. The
+recipes' table at a fixed time budget in docs/recipes.md comes from ``python -m bench ttq`` instead.
 """
 
 from __future__ import annotations
