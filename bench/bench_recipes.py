@@ -215,7 +215,7 @@ def main() -> int:
     trained = []
     if not args.score_only:
         for name in names:
-            print(f"[{time.strftime('%H:%M:%S')}] {name}: training {args.budget:g} s ...", flush=True)
+            print(f"[{time.strftime('%H:%M:%S')}] {name}: training " + (f"{args.steps} steps" if args.steps else f"{args.budget:g} CPU s") + " ...", flush=True)
             try:
                 trained.append(train_recipe(name, args))
             except Exception as exc:  # one broken recipe must not hide the others' numbers
