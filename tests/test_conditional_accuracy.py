@@ -2,7 +2,7 @@
 
 The issue's bar (at least 90 % of the samples drawn with ``--class k`` classified as k by gankit's
 built-in MNIST classifier) needs thousands of steps, beyond a CI test on 2 CPU cores: it is checked by
-``bench/bench_recipes.py --steps 2000 --recipes cgan,projection-cgan,acgan --check`` and reported in
+``bench/bench_recipes.py --steps 4000 --recipes cgan,projection-cgan,acgan --check`` and reported in
 docs/recipes.md. This test keeps the mechanism honest in CI: projection-cgan after 500 steps (about
 1-2 minutes) must already draw the requested digit far above chance (10 %).
 """
