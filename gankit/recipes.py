@@ -113,8 +113,9 @@ recipe(
     loss={"name": "bce"},
     optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
     ema={"enabled": True, "half_life": 10000.0},
-    # 4000 steps: >= 90 % of `--class k` samples are class k on MNIST (docs/recipes.md, issue 4)
-    train={"batch_size": 64, "steps": 4000},
+    # >= 90 % of `--class k` samples are class k on MNIST: 91.4 / 91.9 / 89.0 % at 4000 steps (seeds 0-2),
+    # 95.7 % at 7399 (the 10-minute time-to-quality run); docs/recipes.md
+    train={"batch_size": 64, "steps": 8000},
 )
 
 recipe(
