@@ -89,7 +89,7 @@ def run_dir_of(name: str, args: argparse.Namespace) -> Path:
 
 
 def train_recipe(name: str, args: argparse.Namespace) -> dict:
-    """Train one recipe into WORKDIR/NAME (kept, so the scoring pass can be re-run on its own)."""
+    """Train one recipe into ``run_dir_of`` (kept, so the scoring pass can be re-run on its own)."""
     run_dir = run_dir_of(name, args)
     if (run_dir / "summary.json").is_file() and (run_dir / "bench.json").is_file():
         return json.loads((run_dir / "bench.json").read_text())  # trained by an earlier invocation
@@ -215,7 +215,8 @@ def main() -> int:
     trained = []
     if not args.score_only:
         for name in names:
-            print(f"[{time.strftime('%H:%M:%S')}] {name}: training " + (f"{args.steps} steps" if args.steps else f"{args.budget:g} CPU s") + " ...", flush=True)
+            length = f"{args.steps} steps" if args.steps else f"{args.budget:g} CPU s"
+            print(f"[{time.strftime('%H:%M:%S')}] {name}: training {length} ...", flush=True)
             try:
                 trained.append(train_recipe(name, args))
             except Exception as exc:  # one broken recipe must not hide the others' numbers

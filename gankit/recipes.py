@@ -131,7 +131,7 @@ recipe(
     train={"batch_size": 64, "steps": 4000},
 )
 
-recipe(
+ACGAN = recipe(
     "acgan",
     "auxiliary-classifier GAN: D predicts real/fake and the class; one-hot conditioned DCGAN generator",
     "Odena et al. 2017, Conditional Image Synthesis with Auxiliary Classifier GANs",
@@ -161,8 +161,8 @@ recipe(
     "ttq; from 4 minutes on projection-cgan is lower): ACGAN at width 32, batch 64, Adam 4e-4, EMA of G "
     "(half-life 5k images), channels_last and bf16 autocast where the CPU/GPU has it",
     "Odena et al. 2017 (ACGAN); Karras et al. 2018 (EMA of G); choice measured in docs/performance.md",
-    model={"generator": "dcgan", "discriminator": "dcgan", "conditional": True, "conditioning": "acgan", "width": 32},
-    loss={"name": "acgan", "adversarial": "bce", "aux_weight": 1.0},
+    model=dict(ACGAN.overrides["model"]),  # the acgan recipe's networks and loss, trained faster
+    loss=dict(ACGAN.overrides["loss"]),
     optim={"name": "adam", "lr_g": 4e-4, "lr_d": 4e-4, "beta1": 0.5, "beta2": 0.999},
     ema={"enabled": True, "half_life": 5000.0},
     perf={"channels_last": True, "autocast": "auto"},
