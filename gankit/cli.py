@@ -199,9 +199,9 @@ def main(argv: list[str] | None = None) -> int:
     except GankitError as exc:
         print(f"gankit: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("gankit: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # 130 for Ctrl-C, 143 for SIGTERM, as a shell reports them
+        print(f"gankit: {getattr(exc, 'message', 'interrupted')}", file=sys.stderr)
+        return 128 + getattr(exc, "signum", 2)
 
 
 if __name__ == "__main__":

@@ -24,3 +24,11 @@ class CheckpointError(GankitError):
 
 class TrainingDiverged(GankitError):
     """Training produced non-finite numbers and could not recover."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """Training stopped by SIGINT or SIGTERM; the CLI exits with the shell's 128 + signal number."""
+
+    def __init__(self, signum: int = 2, message: str = "interrupted") -> None:
+        super().__init__(message)
+        self.signum, self.message = signum, message

@@ -21,7 +21,7 @@ from torch import nn
 
 from gankit.config import Config, ConfigError, OptimConfig
 from gankit.data import BatchSampler, ImageDataset, load_dataset
-from gankit.errors import CheckpointError, GankitError, TrainingDiverged
+from gankit.errors import CheckpointError, GankitError, Interrupted, TrainingDiverged
 from gankit.losses import Stats, build_loss
 from gankit.models import build_discriminator, build_generator
 from gankit.train import perf, stabilizers
@@ -163,6 +163,7 @@ class Trainer:
         if self.guard is not None:
             self.guard.before_fit(self)
         # Ctrl-C / SIGTERM stop between steps, so the checkpoint written on the way out resumes exactly.
+        signum = 0
         with deferred_interrupts() as interrupt_requested:
             try:
                 while True:
@@ -172,7 +173,8 @@ class Trainer:
                     if max_time is not None and self.elapsed >= max_time:
                         self.stop_reason = f"reached the time limit ({max_time:g} s)"
                         break
-                    if interrupt_requested():
+                    signum = interrupt_requested()
+                    if signum:
                         self.stop_reason = "interrupted"
                         break
                     self.G.train()
@@ -186,7 +188,8 @@ class Trainer:
                         continue  # a rolled-back step never reaches logs or checkpoints
                     for cb in self.callbacks:
                         cb.on_step(self, stats)
-            except KeyboardInterrupt:  # a second Ctrl-C: possibly mid-step, so no final checkpoint
+            except KeyboardInterrupt as exc:  # a second Ctrl-C: possibly mid-step, so no final checkpoint
+                signum = getattr(exc, "signum", 2)
                 self.stop_reason = "interrupted"
                 self.hard_interrupt = True
             finally:
@@ -194,7 +197,7 @@ class Trainer:
         for cb in self.callbacks:
             cb.on_end(self)
         if self.stop_reason == "interrupted":
-            raise KeyboardInterrupt
+            raise Interrupted(signum)
         if self.guard is not None and self.guard.stopped:
             raise TrainingDiverged(self.guard.message)
         return self

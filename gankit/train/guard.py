@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import torch
 
 from gankit.config import GuardConfig
+from gankit.errors import Interrupted
 from gankit.losses import Stats
 
 if TYPE_CHECKING:
@@ -246,22 +247,24 @@ def _log_event(trainer: "Trainer", record: dict[str, Any]) -> None:
 
 
 @contextlib.contextmanager
-def deferred_interrupts() -> Iterator[Callable[[], bool]]:
+def deferred_interrupts() -> Iterator[Callable[[], int]]:
     """Within the block, SIGINT/SIGTERM only set a flag that the loop checks between steps.
+
+    The check returns the signal number that asked to stop, or 0.
 
     A second signal interrupts at once. Outside the main thread (where handlers cannot be set) the
     block does nothing and interrupts behave as usual.
     """
     if threading.current_thread() is not threading.main_thread():
-        yield lambda: False
+        yield lambda: 0
         return
-    requested = {"flag": False}
+    requested = {"flag": False, "signum": int(signal.SIGINT)}
     previous = {}
 
     def handler(signum: int, frame: Any) -> None:
         if requested["flag"]:
-            raise KeyboardInterrupt
-        requested["flag"] = True
+            raise Interrupted(signum)
+        requested.update(flag=True, signum=signum)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -269,7 +272,7 @@ def deferred_interrupts() -> Iterator[Callable[[], bool]]:
         except (ValueError, OSError):
             pass
     try:
-        yield lambda: requested["flag"]
+        yield lambda: requested["signum"] if requested["flag"] else 0
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)

@@ -18,7 +18,7 @@ import torch
 
 from gankit import config as cfgmod
 from gankit.config import Config
-from gankit.errors import CheckpointError, GankitError, TrainingDiverged
+from gankit.errors import CheckpointError, GankitError, Interrupted, TrainingDiverged
 from gankit.recipes import DEFAULT_RECIPE, RECIPES
 from gankit.train import callbacks as cb
 from gankit.train.checkpoint import check_format_version, clean_partial, latest_intact_checkpoint, list_checkpoints, \
@@ -281,11 +281,9 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
     try:
         trainer.fit()
         _mark_complete(run_dir)
-    except KeyboardInterrupt:
-        if not quiet:
-            print(f"gankit: stopped at step {trainer.step}; continue with: gankit train --resume {run_dir}",
-                  file=sys.stderr)
-        raise
+    except KeyboardInterrupt as exc:
+        raise Interrupted(getattr(exc, "signum", 2), f"interrupted at step {trainer.step}; continue with: "
+                                                     f"gankit train --resume {run_dir}") from None
     except TrainingDiverged as exc:
         _mark_complete(run_dir)  # running it again would diverge again: it takes --resume or new settings
         ckpts = list_checkpoints(run_dir)

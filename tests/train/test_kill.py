@@ -88,3 +88,33 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_result(tm
         return [{k: v for k, v in r.items() if k not in ("time", "images_per_s")} for r in rows]
 
     assert losses(ref) == losses(run_dir)
+
+
+@pytest.mark.slow
+def test_sigterm_stops_between_steps_with_exit_143_and_the_same_command_resumes(tmp_path, tiny_config):
+    run_dir = tmp_path / "run"
+    cfg = tiny_config(steps=100000, out=str(run_dir), **{"train.threads": 1, "log.checkpoint_every": 1000,
+                                                          "log.sample_every": 1000})
+    cfg_file = tmp_path / "config.yaml"
+    cfg_file.write_text(yaml.safe_dump(cfg.to_dict()))
+    cmd = [sys.executable, "-m", "gankit", "train", "--config", str(cfg_file), "--quiet"]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (run_dir / "metrics.jsonl").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)  # training has started: steps are running
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, stderr
+    assert "Traceback" not in stderr and "gankit train --resume" in stderr
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["stopped"] == "interrupted" and not summary.get("complete")
+    stopped_at = _latest_step(run_dir)
+    assert stopped_at > 0 and _verify_all(run_dir)  # the checkpoint written on the way out is complete
+
+    resumed = subprocess.run([sys.executable, "-m", "gankit", "train", "--resume", str(run_dir), "--quiet",
+                              "--steps", str(stopped_at + 2)], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=300)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _latest_step(run_dir) == stopped_at + 2
+    assert json.loads((run_dir / "summary.json").read_text())["complete"] is True
