@@ -22,7 +22,7 @@ CONFIG_VERSION = 1
 
 class Section(BaseModel):
     # extra="forbid" turns a typo in a key into an error instead of a silently ignored setting.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class DataConfig(Section):

@@ -40,6 +40,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file ordinary permissions
         os.replace(tmp, path)
+        fsync_dir(path.parent)  # make the rename itself durable
     except OSError as exc:
         _unlink_quiet(tmp)
         reason = "disk full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
@@ -47,6 +48,20 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         _unlink_quiet(tmp)
         raise
+
+
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry (a rename, a new file); best effort where directories cannot be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:

@@ -204,6 +204,32 @@ def _(tmp, run):
     return _train(tmp, run, "mnits")
 
 
+@case("text file named .npy", "not a numpy")
+def _(tmp, run):
+    (tmp / "x.npy").write_text("1 2 3\n4 5 6\n")
+    return _train(tmp, run, tmp / "x.npy")
+
+
+@case("absurd class label", "labels go up to")
+def _(tmp, run):
+    np.savez(tmp / "x.npz", images=np.zeros((40, 8, 8), np.uint8), labels=np.array([0] * 39 + [10**9]))
+    return _train(tmp, run, tmp / "x.npz", "--set", "model.conditional=true")
+
+
+@case("decompression bomb (PNG header claims 50000x50000)", "decompression bomb")
+def _(tmp, run):
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    _png(tmp / "imgs" / "a.png")
+    (tmp / "imgs" / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 50000, 50000, 8, 0, 0, 0, 0))
+                                         + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b""))
+    return _train(tmp, run, tmp / "imgs")
+
+
 # ---------------------------------------------------------------------------------------------
 # IDX (MNIST-format) files
 
@@ -329,6 +355,23 @@ def _(tmp, run):
     return _train(tmp, run, "digits", "--config", str(tmp / "c.yaml"))
 
 
+@case("config section that is not a mapping", "ema")
+def _(tmp, run):
+    (tmp / "c.yaml").write_text("ema: fast\n")
+    return _train(tmp, run, "digits", "--config", str(tmp / "c.yaml"))
+
+
+@case("recipe that is not a name", "recipe must be a recipe name")
+def _(tmp, run):
+    (tmp / "c.yaml").write_text("recipe: [dcgan]\n")
+    return _train(tmp, run, "digits", "--config", str(tmp / "c.yaml"))
+
+
+@case("infinite epochs", "finite")
+def _(tmp, run):
+    return ["train", "--data", "digits", "--out", str(run), "--epochs", "inf", "--quiet"]
+
+
 @case("config from a newer gankit", "newer gankit")
 def _(tmp, run):
     (tmp / "c.yaml").write_text("version: 99\n")
@@ -353,6 +396,12 @@ def _(tmp, run):
     run.mkdir()
     (run / "mine.txt").write_text("someone else's file")
     return _train(tmp, run, "digits")
+
+
+@case("--out is an existing file", "is a file")
+def _(tmp, run):
+    (tmp / "afile").write_text("mine")
+    return _train(tmp, tmp / "afile", "digits")
 
 
 @case("read-only output directory", "cannot")
@@ -413,6 +462,22 @@ def _(tmp, run):
     mine = _trained(tmp, "mine")
     (list_checkpoints(mine)[-1] / "weights.safetensors").write_bytes(pickle.dumps({"w": [1, 2, 3]}))
     return ["sample", str(mine), "-n", "4", "--out", str(tmp / "out.png")]
+
+
+@case("run.json without the image shape", "damaged")
+def _(tmp, run):
+    mine = _trained(tmp, "mine")
+    (mine / "run.json").write_text(json.dumps({"format_version": 1}))
+    return ["sample", str(mine), "-n", "4", "--out", str(tmp / "out.png")]
+
+
+@case("--resume when every checkpoint is corrupt", "is intact")
+def _(tmp, run):
+    mine = _trained(tmp, "mine")
+    for ckpt in list_checkpoints(mine):
+        f = ckpt / "weights.safetensors"
+        f.write_bytes(f.read_bytes()[:100])
+    return ["train", "--resume", str(mine), "--steps", "4", "--quiet"]
 
 
 @case("--resume of a folder that is not a run", "not a gankit run directory")
@@ -572,3 +637,25 @@ def test_real_process_prints_one_line_and_no_traceback(argv, needle, tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.count("\n") == 1 and needle in proc.stderr and "Traceback" not in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_disk_full_while_logging_stops_with_one_line_and_keeps_the_checkpoints(tmp_path, capsys, monkeypatch):
+    from gankit.train import callbacks
+
+    def full_after_two_lines(path, mode="r", *args, **kwargs):
+        if str(path).endswith("metrics.jsonl") and "a" in mode and full_after_two_lines.calls >= 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        full_after_two_lines.calls += "a" in mode
+        return open(path, mode, *args, **kwargs)
+
+    full_after_two_lines.calls = 0
+    monkeypatch.setattr(callbacks, "open", full_after_two_lines, raising=False)
+    run = tmp_path / "run"
+    argv = ["train", "--data", "digits", "--out", str(run), *TINY, "--steps", "8", "--set", "log.log_every=2",
+            "--set", "log.checkpoint_every=2"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "cannot write" in err[0] and "No space left" in err[0], err
+    ckpts = list_checkpoints(run)
+    assert ckpts and all((c / "weights.safetensors").is_file() for c in ckpts)
+    assert not [p for p in run.rglob("*") if ".tmp" in p.name]

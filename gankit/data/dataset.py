@@ -17,6 +17,9 @@ import torch.nn.functional as F
 from gankit.errors import DataError
 
 
+MAX_CLASSES = 10_000
+
+
 @dataclass
 class ImageDataset:
     images: torch.Tensor  # (N, C, H, W) uint8
@@ -37,6 +40,9 @@ class ImageDataset:
             if self.labels.min() < 0:
                 raise DataError(f"dataset {self.name}: labels must be non-negative class indices")
             self.num_classes = max(self.num_classes, int(self.labels.max()) + 1)
+            if self.num_classes > MAX_CLASSES:  # a class embedding that large is a labelling mistake
+                raise DataError(f"dataset {self.name}: labels go up to {self.num_classes - 1}; class labels must "
+                                f"be indices 0..K-1 with K <= {MAX_CLASSES}")
 
     def __len__(self) -> int:
         return len(self.images)

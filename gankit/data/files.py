@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tokenize
+import warnings
 import zipfile
 import zlib
 from collections import Counter
@@ -31,11 +32,15 @@ def load_folder(root: Path, resolution: int | None, channels: int | None) -> Ima
     pil_images: list[Image.Image] = []
     for f in files:
         try:
-            with Image.open(f) as im:
-                im.load()
-                pil_images.append(im.copy())
+            with warnings.catch_warnings():  # a header claiming a huge image is refused before decoding
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(f) as im:
+                    im.load()
+                    pil_images.append(im.copy())
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+            raise DataError(f"cannot read image {f}: {_first_line(exc)}") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"cannot read image {f}: {str(exc).splitlines()[0] if str(exc) else 'corrupt'}") from None
+            raise DataError(f"cannot read image {f}: {_first_line(exc) if str(exc) else 'corrupt'}") from None
 
     modes = Counter(_MODE_CHANNELS.get(im.mode, 3) for im in pil_images)
     if channels is None:
@@ -76,8 +81,15 @@ def _square(im: Image.Image, size: int) -> Image.Image:
     return im if im.size == (size, size) else im.resize((size, size), Image.BICUBIC)
 
 
+_ARRAY_MAGIC = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")  # .npy, .npz (an empty .npz has no entries)
+
+
 def load_array(path: Path, resolution: int | None, channels: int | None) -> ImageDataset:
     try:
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+        if not head.startswith(_ARRAY_MAGIC):
+            raise DataError(f"{path} is not a NumPy .npy/.npz file (it does not start with their magic bytes)")
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile,
             NotImplementedError) as exc:  # a damaged .npy header or .npz archive

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from gankit.errors import GankitError
 from gankit.losses import Stats
 from gankit.train.checkpoint import save_checkpoint
 from gankit.utils import atomic_write_text, human_duration, save_image_grid
@@ -63,8 +64,7 @@ class MetricsLog(Callback):
         """Write one line (also used by other callbacks, e.g. evaluation metrics)."""
         line = {"step": trainer.step, "epoch": round(trainer.epoch, 4), "time": round(trainer.elapsed, 3), **record}
         self.latest.update(record)
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line) + "\n")
+        self._append(line)
         for writer in self.extra_writers:
             writer.write(trainer.step, record)
 
@@ -79,8 +79,14 @@ class MetricsLog(Callback):
     def event(self, trainer: "Trainer", record: dict) -> None:
         """Write one non-numeric line (``{"event": ...}``: guard rollbacks, warnings) to metrics.jsonl only."""
         line = {"step": trainer.step, "epoch": round(trainer.epoch, 4), "time": round(trainer.elapsed, 3), **record}
-        with open(self.path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(line) + "\n")
+        self._append(line)
+
+    def _append(self, line: dict) -> None:
+        try:
+            with open(self.path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(line) + "\n")
+        except OSError as exc:  # e.g. a full disk: the checkpoints written so far stay intact
+            raise GankitError(f"cannot write {self.path}: {exc.strerror or exc}") from None
 
 
 class SampleGrids(Callback):

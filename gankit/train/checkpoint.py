@@ -29,6 +29,7 @@ from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
 from gankit.errors import CheckpointError, GankitError
+from gankit.utils import fsync_dir
 
 FORMAT_VERSION = 1
 CKPT_RE = re.compile(r"^step-(\d{8})$")
@@ -120,14 +121,14 @@ def save_checkpoint(run_dir: Path, step: int, weights: dict[str, dict[str, torch
                 "state": skeleton}
         meta["sha256"] = _meta_digest(meta)
         _write_synced(tmp / "state.json", json.dumps(meta, allow_nan=False).encode("utf-8"))
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         old = None
         if final.exists():  # re-saving a step (e.g. after a resume): move the old one aside first
             old = final.with_name(f".old-{final.name}")
             _remove(old)
             os.replace(final, old)
         os.replace(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(final.parent)
         if old is not None:
             _remove(old)
     except (OSError, SafetensorError) as exc:
@@ -153,19 +154,6 @@ def _reason(exc: BaseException) -> str:
     return "disk full" if "No space left" in text else (text.splitlines()[0] if text else type(exc).__name__)
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def _remove(path: Path) -> None:
     """Delete a checkpoint folder so that no crash leaves a half-deleted one under a valid name."""
     if not path.exists():
@@ -188,7 +176,10 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 
 def clean_partial(run_dir: Path) -> None:
-    """Remove what a crash can leave behind: temporary, half-deleted and moved-aside folders."""
+    """Remove what a crash can leave behind: temporary files, half-deleted and moved-aside folders."""
+    for leftover in Path(run_dir).rglob(".*.tmp"):  # atomic_path's temporaries (config, grids, summary)
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
     root = Path(run_dir) / "checkpoints"
     if root.is_dir():
         for p in root.iterdir():

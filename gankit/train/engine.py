@@ -312,6 +312,8 @@ def _python_rng_from_json(state: list) -> tuple:
 
 
 def check_run_dir_free(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise GankitError(f"--out {path} is a file, not a directory; choose another --out")
     if path.exists() and any(path.iterdir()):
         raise GankitError(f"run directory {path} already exists and is not empty; choose another --out "
                           f"(or --resume it)")

@@ -18,7 +18,7 @@ import torch
 
 from gankit import config as cfgmod
 from gankit.config import Config
-from gankit.errors import CheckpointError, GankitError, Interrupted, TrainingDiverged
+from gankit.errors import CheckpointError, ConfigError, GankitError, Interrupted, TrainingDiverged
 from gankit.recipes import DEFAULT_RECIPE, RECIPES
 from gankit.train import callbacks as cb
 from gankit.train.checkpoint import check_format_version, clean_partial, latest_intact_checkpoint, list_checkpoints, \
@@ -53,9 +53,13 @@ def resolve_config(recipe: str | None = None, config: str | Path | dict[str, Any
     file_layer = config if isinstance(config, dict) else cfgmod.load_file(config) if config else {}
     override_layer = cfgmod.dotted_to_nested(_flatten_shortcuts(overrides or {}))
     name = recipe or override_layer.get("recipe") or file_layer.get("recipe") or DEFAULT_RECIPE
-    # A recipe's own stopping rule yields to any stopping rule the user gives.
+    if not isinstance(name, str):
+        raise ConfigError(f"recipe must be a recipe name, got {name!r}; see `gankit recipes`")
+    # A recipe's own stopping rule yields to any stopping rule the user gives; sections that are not
+    # mappings are left for validation to report.
     recipe_layer = dict(RECIPES.get(name).overrides)
-    user_train = {**(file_layer.get("train") or {}), **override_layer.get("train", {})}
+    user_train = {k: v for layer in (file_layer, override_layer) if isinstance(layer.get("train"), dict)
+                  for k, v in layer["train"].items()}
     if any(user_train.get(k) is not None for k in ("steps", "epochs", "max_time")):
         recipe_layer["train"] = {k: v for k, v in recipe_layer.get("train", {}).items() if k != "steps"}
     return cfgmod.build_config(recipe_layer, file_layer, override_layer, {"recipe": name})
@@ -190,6 +194,9 @@ def _load_networks(trainer: Trainer, run_dir: Path) -> tuple[Path | None, dict[s
     """
     clean_partial(run_dir)
     ckpt, skipped = latest_intact_checkpoint(run_dir)
+    if ckpt is None and skipped:  # starting over would overwrite them and the run's log
+        raise CheckpointError(f"none of the {len(skipped)} checkpoints in {run_dir / 'checkpoints'} is intact "
+                              f"({skipped[0]}); move them aside to train this run again from the start")
     for line in skipped:
         print(f"gankit: warning: skipping {line}", file=sys.stderr)
     if ckpt is None:
@@ -370,6 +377,11 @@ def _read_run_meta(meta_file: Path, run_dir: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CheckpointError(f"{meta_file} is unreadable: {str(exc).splitlines()[0]}") from None
     check_format_version(meta, RUN_FORMAT_VERSION, f"{meta_file} (is {run_dir} a gankit run directory?)", str(run_dir))
+    shape = meta.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)
+            and isinstance(meta.get("num_classes", 0), int)):
+        raise CheckpointError(f"{meta_file} is damaged: it needs 'shape' as [channels, height, width] and an "
+                              f"integer 'num_classes'")
     return meta
 
 

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import pickle
 import urllib.request
+import warnings
 from pathlib import Path
 
 import torch
@@ -231,7 +233,7 @@ def download_weights(dest: Path | None = None, url: str = URL, timeout: float = 
     except OSError as exc:
         reason = getattr(exc, "reason", None) or exc
         raise GankitError(f"cannot download InceptionV3 weights from {url} ({reason}); when offline, copy "
-                          f"{FILENAME} here and set {ENV}") from None
+                          f"{FILENAME} to {dest} or set {ENV} to its path") from None
     return dest
 
 
@@ -242,7 +244,12 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
             from safetensors.torch import load_file
 
             return load_file(str(path))
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch's advice to load unsafely is not ours to give
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise GankitError(f"refused InceptionV3 weights {path}: it holds pickled objects other than tensors, which "
+                          f"could run code; use the pt_inception-2015-12-05 file or a .safetensors copy") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
         raise GankitError(f"cannot read InceptionV3 weights {path}: {str(exc).splitlines()[0]}") from None
     if not isinstance(state, dict):
