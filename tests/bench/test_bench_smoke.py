@@ -89,7 +89,9 @@ def test_quick_time_to_quality_and_bf16_check_score_every_contender(tmp_path):
     assert [r["contender"] for r in res["runs"]] == ["tutorial-dcgan", "dcgan", "cgan"] and res["jobs"] == 2
     for r in res["runs"]:
         assert len(r["curve"]) == 2 and all(p["fid"] > 0 and math.isfinite(p["fid"]) for p in r["curve"])
-        assert r["curve"][0]["train_s"] < r["curve"][1]["train_s"] and r["curve"][1]["steps"] > 0
+        # a step that overshoots both points under load scores the same state twice: not decreasing
+        assert r["curve"][0]["train_s"] <= r["curve"][1]["train_s"] and r["curve"][1]["steps"] > 0
+        assert r["curve"][0]["steps"] <= r["curve"][1]["steps"]
         end = r["curve"][-1]
         assert math.isfinite(end["kid"]) and "kid" not in r["curve"][0]  # KID at the budget's end only
         assert ("class_acc" in end) == (r["contender"] == "cgan")
