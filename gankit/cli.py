@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from gankit.errors import GankitError
+from gankit.utils import seed_arg
 
 # Modules that contribute subcommands through ``register(subparsers)``; optional ones may be absent.
 COMMAND_MODULES = ["gankit.cli", "gankit.report.cli", "gankit.metrics.cli", "gankit.sampling"]
@@ -38,7 +39,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-time", help="stop after this long: seconds, or e.g. 10m, 1h")
     p.add_argument("--batch-size", type=int)
     p.add_argument("--lr", type=float, help="learning rate of both G and D")
-    p.add_argument("--seed", type=int)
+    p.add_argument("--seed", type=seed_arg)
     p.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     p.add_argument("--out", help="run directory (default runs/RECIPE-DATA-TIME)")
     p.add_argument("--name", help="run name under runs/")
@@ -67,10 +68,9 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume:
         return _resume(args, overrides)
     cfg = resolve_config(args.recipe, args.config, overrides)
-    if cfg.train.threads is None:  # recorded in config.yaml, so the run says what it used
-        from gankit.utils import idle_cores
+    from gankit.utils import resolve_threads
 
-        cfg.train.threads = idle_cores()
+    cfg.train.threads = resolve_threads(cfg.train.threads)  # recorded in config.yaml: the run says what it used
     if args.dry_run:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return 0
@@ -103,7 +103,7 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
                        description="Write N samples as a PNG grid (.png) or a uint8 array (.npz, key 'images').")
     p.add_argument("run_dir", help="run directory written by gankit train")
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--out", required=True, help="output file: .png grid or .npz array")
     p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
     p.add_argument("--device", default="cpu")

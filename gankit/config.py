@@ -26,7 +26,7 @@ class Section(BaseModel):
 
 
 class DataConfig(Section):
-    name: str = Field("digits", description="dataset name (digits, mnist, fashion-mnist) or a path")
+    name: str = Field("digits", min_length=1, description="dataset name (digits, mnist, fashion-mnist) or a path")
     root: str = Field("data", description="folder holding named datasets (ROOT/MNIST/raw/...)")
     split: Literal["train", "test"] = Field("train", description="which split of a named dataset")
     resolution: int | None = Field(None, ge=4, le=1024, description="resize images to this size")
@@ -86,9 +86,18 @@ class TrainConfig(Section):
     epochs: float | None = Field(None, gt=0, description="stop after this many passes over the data")
     steps: int | None = Field(None, gt=0, description="stop after this many generator steps")
     max_time: float | None = Field(None, gt=0, description="stop after this many seconds")
-    seed: int = Field(0, ge=0, description="seeds weights, latents and data order")
+    seed: int = Field(0, ge=0, le=2**63 - 1, description="seeds weights, latents and data order")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
-    threads: int | None = Field(None, gt=0, description="CPU threads (gankit train: the idle cores; library: torch's choice)")
+    threads: int | Literal["auto"] | None = Field(
+        None, description="CPU threads: None = torch's default (OMP_NUM_THREADS or the cores), 'auto' = the "
+                          "cores idle at the start (faster on a busy machine, but results then depend on the load)")
+
+    @field_validator("threads")
+    @classmethod
+    def _threads(cls, value: Any) -> Any:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("must be at least 1, 'auto' or null")
+        return value
 
     @field_validator("max_time", mode="before")
     @classmethod

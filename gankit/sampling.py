@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from gankit.errors import GankitError
+from gankit.utils import seed_arg
 from gankit.models.layers import sample_codes
 from gankit.report.images import slerp
 from gankit.train.run import Run
@@ -135,7 +136,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rows", type=int, default=6, help="number of interpolations (default 6)")
     p.add_argument("--steps", type=int, default=10, help="images per interpolation (default 10)")
     p.add_argument("--class", dest="class_", type=int, metavar="K", help="conditional runs: use class K in every row")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_interpolate)

@@ -78,6 +78,22 @@ def _unlink_quiet(path: str | Path) -> None:
         os.unlink(path)
 
 
+MAX_SEED = 2**63 - 1  # what torch.Generator.manual_seed accepts, and the config's bound
+
+
+def seed_arg(text: str) -> int:
+    """argparse type for --seed: an integer in [0, 2**63), refused in one line otherwise."""
+    import argparse
+
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 2**63 - 1], got {seed}")
+    return seed
+
+
 def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -96,6 +112,17 @@ def idle_cores() -> int:
     except OSError:
         busy = 0.0
     return max(1, min(cores, int(cores - busy + 0.5)))
+
+
+def resolve_threads(threads: int | str | None) -> int:
+    """The CPU thread count a run uses: the number given, the idle cores for 'auto', else torch's default.
+
+    The default depends only on the machine and OMP_NUM_THREADS, so the same command and seed give the
+    same run; 'auto' trades that for speed on a busy machine.
+    """
+    if threads == "auto":
+        return idle_cores()
+    return int(threads) if threads else torch.get_num_threads()
 
 
 def resolve_device(name: str) -> torch.device:

@@ -90,3 +90,27 @@ def test_idle_cores_follows_the_load(monkeypatch):
     assert idle_cores() == 1  # 4 - 2.6 = 1.4 idle
     monkeypatch.setattr(os, "getloadavg", lambda: (9.0, 0, 0))
     assert idle_cores() == 1
+
+
+def test_default_threads_do_not_depend_on_the_load(monkeypatch, capsys):
+    """A seed pins the run: the default thread count is torch's, whatever the machine's load."""
+    import os
+
+    import torch
+    import yaml
+
+    chosen = []
+    for load in (0.0, 50.0):
+        monkeypatch.setattr(os, "getloadavg", lambda load=load: (load, 0, 0))
+        assert main(["train", "--dry-run"]) == 0
+        chosen.append(yaml.safe_load(capsys.readouterr().out)["train"]["threads"])
+    assert chosen == [torch.get_num_threads()] * 2
+    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 0, 0))
+    assert main(["train", "--dry-run", "--set", "train.threads=auto"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["train"]["threads"] == 1  # opt-in: the idle cores
+
+
+def test_out_of_range_seed_is_one_line(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["train", "--seed", str(2**64), "--dry-run"])
+    assert exc.value.code == 2 and "--seed" in capsys.readouterr().err

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from gankit.errors import GankitError
+from gankit.utils import seed_arg
 
 DESCRIPTION = """Evaluate generated images against reference data.
 
@@ -35,7 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         f"or package.module:attr naming a torch module")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as a JSON object keyed by metric")
     p.add_argument("-n", "--num-samples", type=int, default=10000, help="samples drawn from a run (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="latent seed for samples drawn from a run")
+    p.add_argument("--seed", type=seed_arg, default=0, help="latent seed for samples drawn from a run")
     p.add_argument("--checkpoint", help="checkpoint directory of a run (default: the latest)")
     p.add_argument("--data-root", help="folder with named datasets (default $GANKIT_DATA or ./data)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")

@@ -27,7 +27,7 @@ from gankit.models import build_discriminator, build_generator
 from gankit.train import perf, stabilizers
 from gankit.train.callbacks import Callback
 from gankit.train.guard import DivergenceGuard, deferred_interrupts
-from gankit.utils import resolve_device, seed_everything
+from gankit.utils import resolve_device, resolve_threads, seed_everything
 
 Regularizer = Callable[..., torch.Tensor | None]  # (D, real, fake, y_real, y_fake, step) -> extra D loss
 
@@ -48,7 +48,7 @@ class Trainer:
         self.config = config
         tc = config.train
         if tc.threads:
-            torch.set_num_threads(tc.threads)
+            torch.set_num_threads(resolve_threads(tc.threads))
         self.device = resolve_device(tc.device)
         seed_everything(tc.seed)
         self.dataset = dataset if dataset is not None else load_dataset(config.data)

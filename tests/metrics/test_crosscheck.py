@@ -108,3 +108,29 @@ def test_cached_real_radii_and_small_chunks_give_the_same_answer(sets):
     radii = knn_radii(real, (3, 5))
     chunked = manifold_metrics(fake, real, real_radii=radii, chunk=100)
     assert chunked == pytest.approx(full, rel=1e-12)
+
+
+@pytest.fixture(scope="module")
+def digit_features(mnist_root) -> tuple[np.ndarray, np.ndarray]:
+    """The built-in classifier's features of real MNIST digits: many dead ReLU units, so (nearly)
+    singular covariances, and a small FID, where rounding in the matrix square root shows most."""
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+    from gankit.metrics import get_extractor
+
+    ex = get_extractor("mnist")
+    train = load_dataset(DataConfig(name="mnist", root=str(mnist_root), split="train", download=False))
+    test = load_dataset(DataConfig(name="mnist", root=str(mnist_root), split="test", download=False))
+    return ex.extract(train.images[:5000]).features, ex.extract(test.images[:5000]).features
+
+
+def test_fid_on_real_digit_features_matches_references(digit_features, refpkgs):
+    (mu1, s1), (mu2, s2) = (feature_stats(f) for f in digit_features)
+    assert np.linalg.eigvalsh(s1)[0] < 1e-10 * np.linalg.eigvalsh(s1)[-1]  # the hard case: near-singular
+    ours = frechet_distance(mu1, s1, mu2, s2)
+    tf = refpkgs.fid_statistics_to_metric({"mu": mu1, "sigma": s1}, {"mu": mu2, "sigma": s2}, verbose=False)
+    ptf = refpkgs.calculate_frechet_distance(mu1, s1, mu2, s2)
+    tm = refpkgs._compute_fid(*(torch.from_numpy(a) for a in (mu1, s1, mu2, s2))).item()
+    assert 0.1 < ours < 10
+    for ref in (tf["frechet_inception_distance"], ptf, tm):
+        assert ours == pytest.approx(ref, rel=RTOL)
