@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+import warnings
 from pathlib import Path
 
 from gankit.errors import GankitError
@@ -194,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    warnings.formatwarning = lambda message, *_args, **_kw: f"gankit: warning: {message}\n"  # one line each
     try:
         return int(args.func(args) or 0)
     except GankitError as exc:

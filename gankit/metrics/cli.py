@@ -102,11 +102,11 @@ def run(args: argparse.Namespace) -> int:
     ref_set = None
     if ref is not None:
         ref_set = reference_features(ref, extractor, device=args.device, data_root=args.data_root,
-                                     cache=not args.no_cache)
+                                     cache=not args.no_cache, like=tuple(images.shape))
         if args.save_ref:
             ref_set.save(Path(args.save_ref))
             print(f"saved reference statistics to {args.save_ref}")
-    results = evaluate(images, ref_set, names, extractor, fake_labels=labels if labels is not None else None,
+    results = evaluate(images, ref_set, names, extractor, fake_labels=labels if labels is not None else file_labels,
                        device=args.device, batch_size=args.batch_size)
     seconds = time.perf_counter() - t0
     _print_table(results, what, shown_ref, extractor.name, len(images), seconds)

@@ -8,6 +8,7 @@ and reference ``FeatureSet`` and the options and returns a flat ``{name: float}`
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit.data import ImageDataset, to_uint8_tensor
+from gankit.data import ImageDataset, fit_images, to_uint8_tensor
 from gankit.errors import ConfigError, DataError, GankitError
 from gankit.metrics import classes
 from gankit.metrics.extractors import FeatureExtractor, get_extractor
@@ -148,7 +149,8 @@ def default_data_root() -> str:
 def load_images(source: Any, data_root: str | None = None, split: str = "test") -> tuple[torch.Tensor, np.ndarray | None, str]:
     """Images as uint8 (N, C, H, W), labels or None, and a short name.
 
-    ``source``: an ImageDataset; a tensor (floats in [-1, 1] or uint8 N,C,H,W); a numpy array (any layout
+    ``source``: an ImageDataset; a tensor (uint8, or floats in [0, 1] when none is negative, else [-1, 1],
+    clamped; N,C,H,W); a numpy array (any layout
     ``to_uint8_tensor`` reads); a dataset name with an optional split (``mnist``, ``mnist:train``); or a
     folder / .npy / .npz path. Float samples are rounded to uint8 first, exactly as if they had been
     saved to files, so in-memory and on-disk evaluations of the same samples agree.
@@ -163,6 +165,8 @@ def load_images(source: Any, data_root: str | None = None, split: str = "test") 
         x = source.detach().float().cpu()
         if not torch.isfinite(x).all():
             raise DataError("images contain NaN or Inf values")
+        if x.min() >= 0 and x.max() <= 1:  # [0, 1] images, read as numpy arrays and files are
+            return to_uint8_tensor(x.numpy(), "images"), None, "images"
         return x.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8), None, "images"
     if isinstance(source, np.ndarray):
         return to_uint8_tensor(source, "images"), None, "images"
@@ -191,16 +195,28 @@ def _np_labels(labels: torch.Tensor | None) -> np.ndarray | None:
 
 def reference_features(ref: Any, extractor: str | nn.Module | FeatureExtractor = "auto", *,
                        options: EvalOptions | None = None, device: str | torch.device = "cpu",
-                       data_root: str | None = None, cache: bool = True, cache_dir: Path | None = None
-                       ) -> FeatureSet:
+                       data_root: str | None = None, cache: bool = True, cache_dir: Path | None = None,
+                       like: tuple[int, ...] | None = None) -> FeatureSet:
     """The reference FeatureSet of ``ref`` (images of any kind ``load_images`` reads, or a stats .npz),
-    computed once and cached on disk. Keep it to evaluate many times against the same data."""
+    computed once and cached on disk. Keep it to evaluate many times against the same data.
+
+    ``like``: the samples' image shape ((N,) C, H, W). Reference images of another size or channel
+    count are converted to it first, so both sets reach the extractor through the same resampling
+    (as training-time evaluation does); FID of 32 px samples against 28 px MNIST is otherwise ~8x off.
+    """
     o = options or EvalOptions()
     if isinstance(ref, FeatureSet):
         return ref
     if isinstance(ref, (str, Path)) and is_stats_file(Path(ref)):
         return FeatureSet.load(Path(ref))
     images, _, name = load_images(ref, data_root)
+    if like is not None and tuple(images.shape[1:]) != tuple(like[-3:]):
+        c, h, w = like[-3:]
+        if h != w:
+            raise DataError(f"samples are {h}x{w}, not square; the reference {name} cannot be brought to their size")
+        warnings.warn(f"reference {name} is {images.shape[2]}x{images.shape[3]} with {images.shape[1]} channel(s); "
+                      f"converting it to the samples' {h}x{w} with {c} to compare like with like", stacklevel=2)
+        images = fit_images(images, h, c, name)
     ex = get_extractor(extractor, device, tuple(images.shape))
     return cached_reference(images, ex, name=name, keep=o.max_features, seed=o.seed, radii_k=(o.pr_k, o.dc_k),
                             batch_size=o.batch_size, use_cache=cache, directory=cache_dir)
@@ -244,11 +260,15 @@ def evaluate(fake: Any, ref: Any = None, metrics: str | Sequence[str] = DEFAULT_
             need = [n for n, m in zip(names, chosen) if m.needs_ref]
             raise ConfigError(f"metric(s) {', '.join(need)} compare against data: give a reference (--ref)")
         ref_set = reference_features(ref, extractor_obj, options=o, device=device, data_root=data_root,
-                                     cache=cache, cache_dir=cache_dir)
+                                     cache=cache, cache_dir=cache_dir, like=tuple(images.shape))
         mine = f"{extractor_obj.name}/{extractor_obj.fingerprint()}"
         if ref_set.extractor != mine:
             raise GankitError(f"reference statistics were computed with extractor {ref_set.extractor}, not {mine}; "
                               f"recompute them with the same extractor")
+        if ref_set.image_shape is not None and tuple(ref_set.image_shape) != tuple(images.shape[1:]):
+            shape = "x".join(map(str, ref_set.image_shape))
+            raise DataError(f"reference statistics were computed on {shape} (C x H x W) images, the samples are "
+                            f"{'x'.join(map(str, images.shape[1:]))}; compare images of the same size")
     if any(m.needs_logits for m in chosen) and extractor_obj.num_classes is None:
         need = [n for n, m in zip(names, chosen) if m.needs_logits]
         raise GankitError(f"metric(s) {', '.join(need)} need class logits; extractor {extractor_obj.name!r} gives "
@@ -261,13 +281,17 @@ def evaluate(fake: Any, ref: Any = None, metrics: str | Sequence[str] = DEFAULT_
     out: dict[str, float] = {}
     groups: dict[str, dict[str, float]] = {}  # one k-NN pass serves precision, recall, density, coverage
     for name, metric in zip(names, chosen):
-        if metric.group:
-            if metric.group not in groups:
-                want = {n for n, m in zip(names, chosen) if m.group == metric.group}
-                groups[metric.group] = metric.fn(fake_set, ref_set, o, want)
-            out[name] = groups[metric.group][name]
-        else:
-            out.update(metric.fn(fake_set, ref_set, o, {name}))
+        try:
+            if metric.group:
+                if metric.group not in groups:
+                    want = {n for n, m in zip(names, chosen) if m.group == metric.group}
+                    groups[metric.group] = metric.fn(fake_set, ref_set, o, want)
+                out[name] = groups[metric.group][name]
+            else:
+                out.update(metric.fn(fake_set, ref_set, o, {name}))
+        except ValueError as exc:  # the metrics' own checks: too few images for k, splits or subsets
+            counts = f"{len(images)} samples" + (f", {ref_set.count} reference images" if ref_set else "")
+            raise DataError(f"{name}: {exc} ({counts})") from None
     return out
 
 

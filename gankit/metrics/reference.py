@@ -15,6 +15,7 @@ import hashlib
 import io
 import os
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,7 @@ class FeatureSet:
     sigma: np.ndarray | None = None  # (D, D) float64
     class_hist: np.ndarray | None = None  # (K,) predicted-class fractions over all images
     radii: dict[int, np.ndarray] = field(default_factory=dict)  # k -> (n,) float64 k-NN radii
+    image_shape: tuple[int, int, int] | None = None  # (C, H, W) of the images behind the features
 
     def stats(self) -> tuple[np.ndarray, np.ndarray]:
         if self.mu is None or self.sigma is None:
@@ -63,6 +65,8 @@ class FeatureSet:
                   "extractor": np.array(self.extractor), "mu": mu, "sigma": sigma}
         if self.class_hist is not None:
             arrays["class_hist"] = self.class_hist
+        if self.image_shape is not None:
+            arrays["image_shape"] = np.array(self.image_shape)
         for k, r in self.radii.items():
             arrays[f"radii_{k}"] = r
         buf = io.BytesIO()
@@ -77,11 +81,20 @@ class FeatureSet:
                     raise GankitError(f"{path} holds no gankit reference statistics (needs mu, sigma, features)")
                 if int(z["format"]) > CACHE_FORMAT:
                     raise GankitError(f"{path} was written by a newer gankit; upgrade or delete it")
-                return cls(features=z["features"], count=int(z["count"]), extractor=str(z["extractor"]),
-                           mu=z["mu"], sigma=z["sigma"], class_hist=z["class_hist"] if "class_hist" in z else None,
-                           radii={int(k[6:]): z[k] for k in z.files if k.startswith("radii_")})
-        except (OSError, ValueError, KeyError) as exc:
-            raise GankitError(f"cannot read reference statistics {path}: {exc}") from None
+                fs = cls(features=z["features"], count=int(z["count"]), extractor=str(z["extractor"]),
+                         mu=z["mu"], sigma=z["sigma"], class_hist=z["class_hist"] if "class_hist" in z else None,
+                         radii={int(k[6:]): z[k] for k in z.files if k.startswith("radii_")},
+                         image_shape=tuple(int(v) for v in z["image_shape"]) if "image_shape" in z else None)
+        except GankitError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - truncated zip, bad CRC, missing key: all a damaged file
+            raise GankitError(f"cannot read reference statistics {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+        n, d = fs.features.shape if fs.features.ndim == 2 else (0, -1)
+        if (d < 1 or fs.mu.shape != (d,) or fs.sigma.shape != (d, d)
+                or any(r.shape != (n,) for r in fs.radii.values())):
+            raise GankitError(f"reference statistics {path} are damaged: features {fs.features.shape}, mu "
+                              f"{fs.mu.shape}, sigma {fs.sigma.shape} do not fit together")
+        return fs
 
 
 def is_stats_file(path: Path) -> bool:
@@ -90,7 +103,7 @@ def is_stats_file(path: Path) -> bool:
     try:
         with np.load(path, allow_pickle=False) as z:
             return "mu" in z.files and "sigma" in z.files
-    except (OSError, ValueError):
+    except Exception:  # noqa: BLE001 - not a readable .npz: whoever loads it next says why
         return False
 
 
@@ -117,7 +130,7 @@ def build_feature_set(images: torch.Tensor, extractor: FeatureExtractor, *, keep
     fs = FeatureSet(features=pick(out.features), count=len(out.features),
                     extractor=f"{extractor.name}/{extractor.fingerprint()}",
                     logits=out.logits, labels=None if labels is None else np.asarray(labels), mu=mu, sigma=sigma,
-                    class_hist=hist)
+                    class_hist=hist, image_shape=tuple(int(v) for v in images.shape[1:]))
     for k in radii_k:
         if len(fs.features) > k:
             fs.knn_radii(k)
@@ -136,7 +149,7 @@ def cached_reference(images: torch.Tensor, extractor: FeatureExtractor, *, name:
     """The reference FeatureSet of ``images``: from the cache when present, else computed and cached."""
     h = hashlib.sha256(f"{CACHE_FORMAT}|{images_key(images)}|{extractor.fingerprint()}|{keep}|{seed}".encode())
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")[:40] or "data"
-    path = (directory or cache_dir()) / "refstats" / f"{safe}-{extractor.name.split(':')[-1]}-{h.hexdigest()[:16]}.npz"
+    path = Path(directory or cache_dir()) / "refstats" / f"{safe}-{extractor.name.split(':')[-1]}-{h.hexdigest()[:16]}.npz"
     if use_cache and path.is_file():
         try:
             fs = FeatureSet.load(path)
@@ -150,5 +163,8 @@ def cached_reference(images: torch.Tensor, extractor: FeatureExtractor, *, name:
             pass  # a damaged cache file is recomputed and replaced
     fs = build_feature_set(images, extractor, keep=keep, seed=seed, batch_size=batch_size, radii_k=radii_k)
     if use_cache:
-        fs.save(path)
+        try:
+            fs.save(path)
+        except GankitError as exc:  # a read-only or full cache costs only the recomputation next time
+            warnings.warn(f"reference statistics not cached: {exc}", stacklevel=2)
     return fs

@@ -73,12 +73,22 @@ class Comparison:
         from rich.console import Console
         from rich.table import Table
 
+        console = Console()
+        header, rows = self.header(), self.rows()
+        width = sum(max(len(c) for c in col) + 3 for col in zip(header, *rows)) + 1
         table = Table(title="gankit compare")
-        for col in self.header():
-            table.add_column(col, overflow="fold")
-        for row in self.rows():
-            table.add_row(*row)
-        Console().print(table)
+        if width <= console.width:  # a row per run
+            for col in header:
+                table.add_column(col, overflow="fold")
+            for row in rows:
+                table.add_row(*row)
+        else:  # too wide for the terminal: a column per run instead of cells folded into fragments
+            table.add_column("")
+            for r in self.runs:
+                table.add_column(r.label, overflow="fold")
+            for i, name in enumerate(header[1:], start=1):
+                table.add_row(name, *(row[i] for row in rows))
+        console.print(table)
 
     def write(self, out: str | Path) -> Path:
         """A plot (.png, .svg) or a self-contained page with the table and the plots (.html)."""
@@ -149,7 +159,8 @@ def compare_runs(run_dirs: list[str | Path], keys: list[str] | None = None,
             raise GankitError(f"no run logged {unknown[0]!r}{hint}; logged keys: {', '.join(available) or '(none)'}")
         chosen = list(keys)
     else:
-        chosen = [k for k in available if any(k in r.groups.get(g, []) for r in runs for g in ("metrics", "losses"))]
+        chosen = [k for k in available if not k.endswith("_std")  # spreads, e.g. kid_std, ride with their mean
+                  and any(k in r.groups.get(g, []) for r in runs for g in ("metrics", "losses"))]
         chosen = chosen[:max_keys]
     return Comparison(runs, chosen)
 

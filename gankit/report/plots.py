@@ -74,8 +74,12 @@ def render(panels: Sequence[Panel], ncols: int = 1, fmt: str = "svg", salt: str 
 
 
 def inline_svg(svg: bytes) -> str:
-    """Strip the XML prolog and DOCTYPE so the SVG can sit inside an HTML page."""
+    """Strip the XML prolog, DOCTYPE and RDF metadata so the SVG can sit inside an HTML page that
+    names no outside address at all (the metadata only cites matplotlib's and Creative Commons' sites)."""
     text = svg.decode("utf-8")
     text = re.sub(r"^<\?xml[^>]*>\s*", "", text)
     text = re.sub(r"<!DOCTYPE[^>]*>\s*", "", text, flags=re.S)
+    text = re.sub(r"<metadata>.*?</metadata>\s*", "", text, flags=re.S)
+    text = re.sub(r'\s+xmlns:xlink="[^"]*"', "", text)  # inline SVG in HTML needs no namespaces
+    text = re.sub(r'\s+xmlns="[^"]*"', "", text, count=1)
     return text.strip()

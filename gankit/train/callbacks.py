@@ -153,26 +153,37 @@ class Progress(Callback):
     def on_start(self, trainer: "Trainer") -> None:
         if not self.enabled:
             return
+        from rich.console import Console
         from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, \
             TimeRemainingColumn
+        from rich.table import Column
 
-        self.progress = Progress(TextColumn("[bold]train"), BarColumn(bar_width=20), TaskProgressColumn(),
-                                 TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
-                                 TextColumn("{task.fields[info]}", markup=False), transient=False)
+        # Bar, percentage and times keep their width; only the info text is cut at a narrow terminal
+        # (80 columns leave it about 44 characters: step, epoch, the latest metric, the losses).
+        console = Console(stderr=False)
+        fixed = dict(table_column=Column(no_wrap=True))
+        columns = [TextColumn("[bold]train", **fixed), BarColumn(bar_width=12), TaskProgressColumn(**fixed)]
+        if console.width >= 100:
+            columns.append(TimeElapsedColumn(table_column=Column(no_wrap=True)))
+        columns += [TextColumn("ETA", **fixed), TimeRemainingColumn(table_column=Column(no_wrap=True)),
+                    TextColumn("{task.fields[info]}", markup=False,
+                               table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis"))]
+        self.progress = Progress(*columns, console=console, transient=False, expand=True)
         self.progress.start()
         self.task = self.progress.add_task("train", total=1000, info="")
         self.last_refresh = 0.0
 
     def info(self, trainer: "Trainer") -> str:
-        """'step 120/1500  epoch 1.28  d_loss 1.21  g_loss 0.83  fid 45.1': losses, then the latest metrics."""
+        """'step 120/1500  epoch 1.28  fid 45.1  d_loss 1.21  g_loss 0.83': the newest evaluation metric
+        before the losses, so a narrow terminal still shows it."""
         total = f"/{trainer.total_steps}" if trainer.total_steps else ""
         latest = self.metrics.latest
         losses = [k for k in latest if k in self.stat_keys and "loss" in k]
         metrics = [k for k in latest if k not in self.stat_keys and k != "images_per_s"
-                   and not k.endswith("_seconds")]  # fid, kid, ... (not eval_seconds)
-        shown = losses[:3] + metrics[:3]
+                   and not k.endswith(("_seconds", "_std"))]  # fid, kid, ... (not eval_seconds, kid_std)
+        shown = metrics[:1] + losses[:3] + metrics[1:3]
         return f"step {trainer.step}{total}  epoch {trainer.epoch:.2f}" + "".join(f"  {k} {latest[k]:.3g}"
-                                                                                 for k in shown)
+                                                                              for k in shown)
 
     def on_step(self, trainer: "Trainer", stats: Stats) -> None:
         self.stat_keys.update(stats)

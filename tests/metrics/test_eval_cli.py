@@ -76,3 +76,28 @@ def test_user_errors_are_one_line(env, capsys):
     assert err.startswith("gankit: error:") and "\n" not in err
     assert main(["eval", "mnist:test", "--ref", "mnist", "--metrics", "fdi"]) == 2
     assert "did you mean 'fid'" in capsys.readouterr().err
+
+
+def test_labels_of_a_file_source_score_class_accuracy(env, digits, mnist_root, capsys):
+    """The documented classifier accuracy is re-checkable: `gankit eval mnist:test --metrics class_acc`."""
+    from gankit.config import DataConfig
+    from gankit.data import load_dataset
+
+    ds = load_dataset(DataConfig(name="mnist", root=str(mnist_root), split="train", limit=600, download=False))
+    np.savez(env / "labelled.npz", images=digits, labels=ds.labels.numpy())
+    assert main(["eval", str(env / "labelled.npz"), "--metrics", "class_acc", "--json", str(env / "a.json")]) == 0
+    assert json.loads((env / "a.json").read_text())["class_acc"] > 0.95
+    np.savez(env / "shuffled.npz", images=digits, labels=np.roll(ds.labels.numpy(), 1))
+    assert main(["eval", str(env / "shuffled.npz"), "--metrics", "class_acc", "--json", str(env / "b.json")]) == 0
+    assert json.loads((env / "b.json").read_text())["class_acc"] < 0.3
+
+
+def test_user_extractor_module_in_the_working_directory(env, digits, monkeypatch, capsys):
+    (env / "myfeatures.py").write_text(
+        "import torch\nnet = torch.nn.Sequential(torch.nn.AvgPool2d(4), torch.nn.Flatten())\n")
+    monkeypatch.chdir(env)
+    np.savez(env / "s.npz", images=digits[:300])
+    np.savez(env / "r.npz", images=digits[300:])
+    assert main(["eval", "s.npz", "--ref", "r.npz", "--extractor", "myfeatures:net", "--metrics", "fid",
+                 "--no-cache", "--json", "f.json"]) == 0
+    assert json.loads((env / "f.json").read_text())["fid"] >= 0

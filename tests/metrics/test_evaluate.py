@@ -147,3 +147,71 @@ def test_non_digit_images_warn():
     white = torch.full((50, 1, 28, 28), 250, dtype=torch.uint8)
     with pytest.warns(UserWarning, match="do not look like MNIST"):
         DigitExtractor().extract(white)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "flipped byte", "text"])
+def test_damaged_cache_file_is_recomputed(sets, tmp_path, damage):
+    fake, real = sets
+    net = Tiny()
+    first = evaluate(fake, real, "fid,pr", net, cache_dir=tmp_path, **OPTS)
+    path = next((tmp_path / "refstats").glob("*.npz"))
+    data = path.read_bytes()
+    path.write_bytes({"truncated": data[: len(data) // 2], "empty": b"", "text": b"not a cache",
+                      "flipped byte": data[:200] + bytes([data[200] ^ 0xFF]) + data[201:]}[damage])
+    assert evaluate(fake, real, "fid,pr", net, cache_dir=tmp_path, **OPTS) == first
+    assert refmod.FeatureSet.load(path).count == len(real)  # and the cache file was replaced
+
+
+def test_damaged_statistics_file_as_reference_is_one_clear_error(sets, tmp_path):
+    fake, real = sets
+    net = Tiny()
+    ref = reference_features(real, net, cache=False)
+    ref.save(tmp_path / "ref.npz")
+    with np.load(tmp_path / "ref.npz") as z:
+        arrays = dict(z)
+    np.savez(tmp_path / "bad.npz", **{**arrays, "sigma": arrays["sigma"][:5]})
+    with pytest.raises(GankitError, match="damaged"):
+        evaluate(fake, str(tmp_path / "bad.npz"), "fid", net)
+
+
+def test_unwritable_cache_only_warns(sets, tmp_path):
+    fake, real = sets
+    blocker = tmp_path / "cache"
+    blocker.write_text("a file where the cache folder should be")
+    with pytest.warns(UserWarning, match="not cached"):
+        r = evaluate(fake, real, "fid", Tiny(), cache_dir=blocker)
+    assert r["fid"] > 0
+
+
+def test_reference_of_another_size_is_brought_to_the_samples_size(sets, tmp_path):
+    fake, real = sets
+    big = torch.nn.functional.interpolate(fake, size=32, mode="bilinear", align_corners=False)
+    net = nn.Sequential(nn.AdaptiveAvgPool2d(8), nn.Flatten())  # takes any size
+    with pytest.warns(UserWarning, match="converting it to the samples' 32x32"):
+        r = evaluate(big, real, "fid", net, cache=False)
+    real32 = torch.nn.functional.interpolate(real, size=32, mode="bilinear", align_corners=False)
+    assert r["fid"] == pytest.approx(evaluate(big, real32, "fid", net, cache=False)["fid"], rel=0.05)
+    ref = reference_features(real, net, cache=False)  # saved statistics cannot be converted: refused
+    with pytest.raises(GankitError, match="same size"):
+        evaluate(big, ref, "fid", net)
+
+
+def test_too_few_images_and_a_failing_user_module_are_clear_errors(sets):
+    fake, real = sets
+    with pytest.raises(GankitError, match=r"precision: .*k=3.*3 samples"):
+        evaluate(fake[:3], real, "pr", Tiny(), cache=False)
+    with pytest.raises(GankitError, match="is: .*splits"):
+        evaluate(fake[:8], None, "is", "mnist")
+    rgb = fake.expand(-1, 3, -1, -1)
+    with pytest.raises(GankitError, match=r"failed on images of shape \(250, 3, 28, 28\)"):
+        evaluate(rgb, rgb, "fid", Tiny(), cache=False)
+
+
+def test_float_tensors_in_0_1_read_as_numpy_arrays_do(sets):
+    fake, _ = sets
+    unit = fake.clamp(-1, 1).add(1).div(2)  # [0, 1]
+    from gankit.metrics.evaluate import load_images
+
+    a, _, _ = load_images(unit)
+    b, _, _ = load_images(unit.numpy())
+    assert torch.equal(a, b)

@@ -64,6 +64,16 @@ def test_cli_writes_png_and_html_and_prints_the_table(two_runs, tmp_path, capsys
     assert "http://" not in text.split("<svg", 1)[0]  # no external resources before the inline plot
 
 
+def test_a_narrow_terminal_gets_a_column_per_run(two_runs, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    comp = compare_runs(two_runs)
+    assert not [k for k in comp.keys if k.endswith("_std")]  # spreads are not plotted by default
+    comp.print_table()
+    out = capsys.readouterr().out
+    assert all(len(line) <= 80 for line in out.splitlines()), out
+    assert "last fid" in out and "199.5" in out and "250.2" in out  # whole cells, not folded fragments
+
+
 @pytest.mark.parametrize("args, message", [
     (["compare", "{run}", "--key", "fdi"], "no run logged 'fdi' (did you mean 'fid'?); logged keys: "),
     (["compare", "{run}", "--out", "{tmp}/cmp.txt"], "--out must end in .png, .svg or .html"),

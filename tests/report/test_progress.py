@@ -33,6 +33,20 @@ def test_progress_line_shows_losses_and_latest_metric(tiny_config, tmp_path, cap
     assert "ETA" in out and "step 4/4" in out and "fid 25" in out
 
 
+def test_an_80_column_terminal_keeps_the_eta_and_the_metric(tiny_config, tmp_path, capsys, monkeypatch):
+    import re
+
+    monkeypatch.setenv("COLUMNS", "80")
+    trainer = Trainer(tiny_config(steps=4))
+    metrics = MetricsLog(tmp_path, every=2)
+    trainer.callbacks = [metrics, FakeEval(metrics), Progress(metrics, enabled=True)]
+    trainer.fit()
+    last = [line for line in capsys.readouterr().out.splitlines() if "step" in line][-1]
+    assert len(last.rstrip()) <= 80, last
+    assert re.search(r"ETA \d+:\d\d:\d\d", last), last
+    assert "step 4/4  epoch" in last and "fid 25" in last, last
+
+
 def test_disabled_progress_prints_nothing(tiny_config, tmp_path, capsys):
     trainer = Trainer(tiny_config(steps=2))
     metrics = MetricsLog(tmp_path, every=1)

@@ -5,6 +5,8 @@ path ``package.module:attr`` naming a module instance or a function returning on
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 from collections.abc import Callable
 
 import torch
@@ -68,10 +70,18 @@ def get_extractor(spec: str | nn.Module | FeatureExtractor = "auto", device: str
 
 def _import_module_spec(spec: str) -> nn.Module:
     mod_name, _, attr = spec.partition(":")
+    added = os.getcwd() not in sys.path  # a module beside the user, as `python -m` would find it
+    if added:
+        sys.path.insert(0, os.getcwd())
     try:
         obj = getattr(importlib.import_module(mod_name), attr)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"cannot import extractor {spec!r}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
+        raise GankitError(f"importing extractor {spec!r} failed: {type(exc).__name__}: {exc}") from None
+    finally:
+        if added:
+            sys.path.remove(os.getcwd())
     if not isinstance(obj, nn.Module) and callable(obj):
         obj = obj()
     if not isinstance(obj, nn.Module):

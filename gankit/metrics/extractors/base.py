@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from gankit.errors import GankitError
+
 
 @dataclass
 class Features:
@@ -77,3 +79,11 @@ class ModuleExtractor(FeatureExtractor):
     def __init__(self, net: nn.Module, device: str | torch.device = "cpu", name: str | None = None):
         super().__init__(net, device)
         self.name = name or f"module-{type(net).__name__}"
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        try:
+            return super().forward(x)
+        except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as exc:  # the user's network
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise GankitError(f"extractor {self.name} failed on images of shape {tuple(x.shape)} (N, C, H, W, "
+                              f"floats in [-1, 1]): {first}") from None

@@ -210,7 +210,8 @@ def find_weights(path: str | Path | None = None) -> Path:
             if source != "cache":
                 raise GankitError(f"InceptionV3 weights not found at {p} (from {source})")
     raise GankitError(f"InceptionV3 weights not found: set {ENV}=/path/to/{FILENAME} (or a .safetensors "
-                      f"conversion), or run once online with `gankit eval ... --download` ({URL})")
+                      f"conversion), or run once online with `gankit eval ... --download` ({URL}); for "
+                      f"digits, --extractor mnist needs no download")
 
 
 def download_weights(dest: Path | None = None, url: str = URL, timeout: float = 60.0) -> Path:
