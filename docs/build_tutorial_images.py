@@ -1,7 +1,7 @@
 """Run docs/tutorial.md's shell commands exactly as written, then copy the pictures they produce into
 docs/images/ (and record how long each took in docs/images/runs.json).
 
-    .venv/bin/python docs/build_tutorial_images.py        # from the repository root; ~22 min on 2 CPU cores
+    .venv/bin/python docs/build_tutorial_images.py        # from the repository root; ~30 min on 2 CPU cores
 
 The commands run one at a time with OMP_NUM_THREADS=1 (a shared 2-core machine); the machine, the torch
 version and the wall times go into runs.json so the tutorial can quote them.
@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 DOC = REPO / "docs" / "tutorial.md"
 IMAGES = REPO / "docs" / "images"
 BIN = Path(sys.executable).parent
+RUNS = ("mlp-gan", "dcgan", "wgan", "wgan-gp", "cgan")
 
 
 def shell_commands(markdown: str) -> list[str]:
@@ -60,18 +61,23 @@ def main() -> None:
                        check=True, env=env)
         log["commands"].append({"command": cmd, "wall_seconds": round(time.perf_counter() - started, 1)})
     runs = Path("runs/tutorial")
-    for name in ("mlp-gan", "dcgan", "wgan-gp", "cgan"):
+    import gankit
+
+    for name in RUNS:
         d = runs / name
         if name != "cgan":  # the conditional run is shown by its per-class grid instead
             shutil.copyfile(d / "samples" / "final.png", IMAGES / f"{name}-final.png")
         summary = json.loads((d / "summary.json").read_text())
-        log[name] = {"steps": summary["steps"], "epochs": summary["epochs"], "train_seconds": summary["train_seconds"]}
+        evals = [row for row in gankit.load_run(d).metrics() if "fid" in row]
+        log[name] = {"steps": summary["steps"], "epochs": summary["epochs"], "train_seconds": summary["train_seconds"],
+                     "evaluations": len(evals), "eval_seconds": round(sum(r["eval_seconds"] for r in evals), 1),
+                     "first_fid": evals[0]["fid"] if evals else None, "last_fid": evals[-1]["fid"] if evals else None,
+                     "best_fid": min(r["fid"] for r in evals) if evals else None}
     shutil.copyfile(runs / "dcgan" / "progress.gif", IMAGES / "dcgan-progress.gif")
     per_class_grid(runs / "cgan", IMAGES / "cgan-classes.png")
     from gankit.report import compare_runs
 
-    compare_runs([runs / n for n in ("mlp-gan", "dcgan", "wgan-gp", "cgan")], keys=["g_loss", "d_loss"]
-                 ).write(IMAGES / "compare.png")
+    compare_runs([runs / n for n in RUNS], keys=["fid"]).write(IMAGES / "compare.png")
     screenshot(runs / "dcgan" / "report.html", IMAGES / "report.png")
     (IMAGES / "runs.json").write_text(json.dumps(log, indent=2) + "\n")
     print(json.dumps(log, indent=2))

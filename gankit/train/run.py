@@ -329,6 +329,10 @@ class Run:
     def load(cls, run_dir: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> "Run":
         return cls(run_dir, checkpoint=checkpoint, device=device)
 
+    def metrics(self) -> list[dict[str, Any]]:
+        """The rows of metrics.jsonl: losses every log_every steps, evaluations, guard events."""
+        return cb.read_metrics(self.dir / "metrics.jsonl")
+
     @torch.no_grad()
     def sample(self, n: int, seed: int = 0, y: int | torch.Tensor | None = None, batch_size: int = 500
                ) -> torch.Tensor:

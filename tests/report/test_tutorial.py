@@ -13,8 +13,9 @@ import gankit
 from gankit.cli import main
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
-TINY_FLAGS = ["--steps", "2", "--batch-size", "8", "--set", "data.limit=64", "--set", "log.n_samples=4", "--quiet"]
-TINY_KWARGS = {"steps": 2, "batch_size": 8, "data.limit": 64, "log.n_samples": 4}
+TINY_FLAGS = ["--steps", "2", "--batch-size", "8", "--set", "data.limit=64", "--set", "log.n_samples=4",
+              "--set", "eval.n_samples=16", "--quiet"]
+TINY_KWARGS = {"steps": 2, "batch_size": 8, "data.limit": 64, "log.n_samples": 4, "eval.n_samples": 16}
 
 
 def blocks(markdown: str) -> list[tuple[str, str]]:
@@ -32,7 +33,7 @@ def test_tutorial_lists_the_classic_programs():
     text = (DOCS / "tutorial.md").read_text(encoding="utf-8")
     trained = [shlex.split(c)[shlex.split(c).index("--recipe") + 1]
                for kind, body in blocks(text) if kind == "bash" for c in gankit_lines(body) if " train " in f" {c} "]
-    assert trained == ["mlp-gan", "dcgan", "wgan-gp", "cgan"]
+    assert trained == ["mlp-gan", "dcgan", "wgan", "wgan-gp", "cgan"]
     for image in re.findall(r"!\[[^\]]*\]\((images/[^)]+)\)", text):
         assert (DOCS / image).is_file(), f"tutorial shows {image}, which docs/build_tutorial_images.py did not make"
     zh = (DOCS / "tutorial.zh-CN.md").read_text(encoding="utf-8")
@@ -43,6 +44,7 @@ def test_tutorial_lists_the_classic_programs():
 @pytest.mark.slow
 def test_tutorial_commands_run_as_written(mnist_root, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
     real_train = gankit.train
     monkeypatch.setattr(gankit, "train", lambda *a, **kw: real_train(*a, **{**kw, **TINY_KWARGS}))
     data_root = str(mnist_root)
@@ -58,9 +60,9 @@ def test_tutorial_commands_run_as_written(mnist_root, tmp_path, monkeypatch, cap
                 argv += TINY_FLAGS
             assert main(argv) == 0, line
             ran.append(argv[0])
-    assert ran.count("train") == 4 and ran.count("python") == 2 and "compare" in ran and "report" in ran
+    assert ran.count("train") == 5 and ran.count("python") == 5 and "compare" in ran and "report" in ran
     runs = tmp_path / "runs" / "tutorial"
-    for name in ("mlp-gan", "dcgan", "dcgan-py", "wgan-gp", "cgan"):
+    for name in ("mlp-gan", "mlp-gan-py", "dcgan", "dcgan-py", "wgan", "wgan-gp", "cgan"):
         assert (runs / name / "report.html").is_file() and (runs / name / "progress.gif").is_file(), name
     assert 'id="classes"' in (runs / "cgan" / "report.html").read_text(encoding="utf-8")
     assert (runs / "compare.html").is_file() and (runs / "dcgan-samples.png").is_file()
