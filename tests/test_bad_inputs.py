@@ -139,7 +139,7 @@ def _(tmp, run):
     return _train(tmp, run, _npy(tmp / "x.npy", np.zeros((10, 8, 8, 2), np.uint8)))
 
 
-@case("images without pixels", "no pixels")
+@case("images without pixels (0x0)", "no pixels")
 def _(tmp, run):
     return _train(tmp, run, _npy(tmp / "x.npy", np.zeros((5, 0, 0), np.uint8)))
 
@@ -149,7 +149,7 @@ def _(tmp, run):
     return _train(tmp, run, _npy(tmp / "x.npy", np.zeros((0, 8, 8), np.uint8)))
 
 
-@case("object array (needs pickle)", "pickle")
+@case("object array (would need pickle)", "pickle")
 def _(tmp, run):
     return _train(tmp, run, _npy(tmp / "x.npy", np.array([{"a": 1}, None], dtype=object)))
 
@@ -164,7 +164,7 @@ def _(tmp, run):
     return _train(tmp, run, _npy(tmp / "x.npy", np.full((10, 8, 8), 7.5, np.float32)))
 
 
-@case("labels that don't match images", "do not match")
+@case("labels that don't match images (.npz)", "do not match")
 def _(tmp, run):
     np.savez(tmp / "x.npz", images=np.zeros((10, 8, 8), np.uint8), labels=np.arange(9))
     return _train(tmp, run, tmp / "x.npz")
@@ -210,7 +210,7 @@ def _(tmp, run):
     return _train(tmp, run, tmp / "x.npy")
 
 
-@case("absurd class label", "labels go up to")
+@case("absurd class label (10⁹)", "labels go up to")
 def _(tmp, run):
     np.savez(tmp / "x.npz", images=np.zeros((40, 8, 8), np.uint8), labels=np.array([0] * 39 + [10**9]))
     return _train(tmp, run, tmp / "x.npz", "--set", "model.conditional=true")
@@ -264,7 +264,7 @@ def _(tmp, run):
     return _train(tmp, run, "mnist", "--data-root", str(root), "--set", "data.download=false")
 
 
-@case("MNIST missing, download off", "not found")
+@case("MNIST missing with download off", "not found")
 def _(tmp, run):
     return _train(tmp, run, "mnist", "--data-root", str(tmp / "empty"), "--set", "data.download=false")
 
@@ -334,7 +334,7 @@ def _(tmp, run):
     return _train(tmp, run, "digits", "--lr-g", "1e-3")
 
 
-@case("--set without '='", "section.key=value")
+@case("--set without =", "section.key=value")
 def _(tmp, run):
     return _train(tmp, run, "digits", "--set", "optim.lr_d")
 
@@ -355,19 +355,19 @@ def _(tmp, run):
     return _train(tmp, run, "digits", "--config", str(tmp / "c.yaml"))
 
 
-@case("config section that is not a mapping", "ema")
+@case("config section that is not a mapping (ema: fast)", "ema")
 def _(tmp, run):
     (tmp / "c.yaml").write_text("ema: fast\n")
     return _train(tmp, run, "digits", "--config", str(tmp / "c.yaml"))
 
 
-@case("recipe that is not a name", "recipe must be a recipe name")
+@case("recipe that is not a name (recipe: [dcgan])", "recipe must be a recipe name")
 def _(tmp, run):
     (tmp / "c.yaml").write_text("recipe: [dcgan]\n")
     return _train(tmp, run, "digits", "--config", str(tmp / "c.yaml"))
 
 
-@case("infinite epochs", "finite")
+@case("infinite epochs (--epochs inf)", "finite")
 def _(tmp, run):
     return ["train", "--data", "digits", "--out", str(run), "--epochs", "inf", "--quiet"]
 
@@ -412,7 +412,7 @@ def _(tmp, run):
     return _train(tmp, parent / "run", "digits")
 
 
-@case("disk full (simulated)", "disk full")
+@case("disk full (simulated ENOSPC)", "disk full")
 def _(tmp, run):
     _DISK_FULL.append(True)
     return _train(tmp, run, "digits")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,8 +97,11 @@ class EvalCallback(Callback):
         names = [m.strip() for m in ec.metrics.split(",")]
         if labels is None:
             names = [m for m in names if m != "class_acc"]
-        results = evaluate(images, self.reference(trainer), names, self.extractor(trainer), fake_labels=labels,
-                           device=trainer.device)
+        reference = self.reference(trainer)  # the data is checked for digit-likeness here, once
+        with warnings.catch_warnings():  # an early generator's samples are not digits yet: no news
+            warnings.filterwarnings("ignore", message="these images do not look like MNIST")
+            results = evaluate(images, reference, names, self.extractor(trainer), fake_labels=labels,
+                               device=trainer.device)
         seconds = time.perf_counter() - t0
         self.last_step = trainer.step
         self.log.log(trainer, {**{k: round(v, 6) for k, v in results.items()}, "eval_seconds": round(seconds, 2)})

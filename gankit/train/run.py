@@ -295,7 +295,8 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
         _mark_complete(run_dir)  # running it again would diverge again: it takes --resume or new settings
         ckpts = list_checkpoints(run_dir)
         kept = f"; last good checkpoint: {ckpts[-1]}" if ckpts else ""
-        raise TrainingDiverged(f"{exc}{kept}; lower the learning rates or try a more stable recipe") from None
+        raise TrainingDiverged(f"{exc}{kept}; start a new run (another --out) with lower learning rates (--lr) "
+                               f"or a more stable recipe") from None
     return Run(run_dir, trainer=trainer)
 
 
