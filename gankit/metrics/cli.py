@@ -11,6 +11,8 @@ from pathlib import Path
 from gankit.errors import GankitError
 from gankit.utils import seed_arg
 
+DEFAULT_RUN_SAMPLES = 10000
+
 DESCRIPTION = """Evaluate generated images against reference data.
 
 SOURCE is a run directory (samples are drawn from its latest checkpoint), an image folder, an .npz
@@ -35,7 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"auto (mnist for small grayscale images, else inception), {', '.join(EXTRACTORS.names())}, "
                         f"or package.module:attr naming a torch module")
     p.add_argument("--json", metavar="FILE", help="also write the numbers as a JSON object keyed by metric")
-    p.add_argument("-n", "--num-samples", type=int, default=10000, help="samples drawn from a run (default 10000)")
+    p.add_argument("-n", "--num-samples", type=int, default=None,
+                   help="samples drawn from a run (default 10000); for other sources, use only the first N images")
     p.add_argument("--seed", type=seed_arg, default=0, help="latent seed for samples drawn from a run")
     p.add_argument("--checkpoint", help="checkpoint directory of a run (default: the latest)")
     p.add_argument("--data-root", help="folder with named datasets (default $GANKIT_DATA or ./data)")
@@ -59,10 +62,11 @@ def _source(args: argparse.Namespace):
         from gankit.train.run import load_run
 
         run = load_run(src, args.checkpoint, args.device)
+        n = args.num_samples or DEFAULT_RUN_SAMPLES
         labels = None
         if run.num_classes:  # balanced classes, so class_acc covers every class
-            labels = torch.arange(args.num_samples) % run.num_classes
-        images = run.sample(args.num_samples, seed=args.seed, y=labels)
+            labels = torch.arange(n) % run.num_classes
+        images = run.sample(n, seed=args.seed, y=labels)
         ref = None
         if args.ref is None:  # the run's dataset: its test split at the run's resolution and channels
             from gankit.data import load_dataset
@@ -71,18 +75,20 @@ def _source(args: argparse.Namespace):
             update = {"limit": None, **({"split": "test"} if data.name in DATASETS else {}),
                       **({"root": args.data_root} if args.data_root else {})}
             ref = load_dataset(data.model_copy(update=update))
-        return images, labels, ref, f"{args.num_samples} samples from {src}"
+        return images, labels, ref, f"{n} samples from {src}"
     if not src.exists() and ":" not in args.source and "/" in args.source:
         raise GankitError(f"source not found: {src}")
     return args.source, None, None, str(args.source)
 
 
 def run(args: argparse.Namespace) -> int:
+    import torch
+
     from gankit.metrics import evaluate, parse_metrics, reference_features
     from gankit.metrics.extractors import get_extractor
     from gankit.metrics.evaluate import load_images
 
-    if args.num_samples <= 0:
+    if args.num_samples is not None and args.num_samples <= 0:
         raise GankitError(f"--num-samples must be positive, got {args.num_samples}")
     names = parse_metrics(args.metrics)  # fail on a typo before any work
     if args.inception_weights:
@@ -98,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
     if shown_ref is None and default_ref is not None:
         shown_ref = f"{default_ref.name} (the run's dataset; test split if it has one)"
     images, file_labels, _ = load_images(fake, args.data_root)
+    if args.num_samples is not None and not isinstance(fake, torch.Tensor) and args.num_samples < len(images):
+        images = images[: args.num_samples]  # the first N of a folder, array or dataset
+        file_labels = None if file_labels is None else file_labels[: args.num_samples]
+        what = f"the first {args.num_samples} images of {what}"
     extractor = get_extractor(args.extractor, args.device, tuple(images.shape))
     ref_set = None
     if ref is not None:

@@ -101,3 +101,14 @@ def test_user_extractor_module_in_the_working_directory(env, digits, monkeypatch
     assert main(["eval", "s.npz", "--ref", "r.npz", "--extractor", "myfeatures:net", "--metrics", "fid",
                  "--no-cache", "--json", "f.json"]) == 0
     assert json.loads((env / "f.json").read_text())["fid"] >= 0
+
+
+def test_num_samples_takes_the_first_images_of_a_file_source(env, digits, capsys):
+    np.savez(env / "s.npz", images=digits)
+    assert main(["eval", str(env / "s.npz"), "--ref", str(env / "s.npz"), "-n", "100", "--metrics", "fid",
+                 "--no-cache", "--json", str(env / "n.json")]) == 0
+    assert "first 100 images" in capsys.readouterr().out
+    np.savez(env / "first.npz", images=digits[:100])
+    assert main(["eval", str(env / "first.npz"), "--ref", str(env / "s.npz"), "--metrics", "fid", "--no-cache",
+                 "--json", str(env / "f.json")]) == 0
+    assert json.loads((env / "n.json").read_text()) == json.loads((env / "f.json").read_text())
