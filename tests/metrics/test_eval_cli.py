@@ -103,7 +103,8 @@ def test_user_extractor_module_in_the_working_directory(env, digits, monkeypatch
     assert json.loads((env / "f.json").read_text())["fid"] >= 0
 
 
-def test_num_samples_takes_the_first_images_of_a_file_source(env, digits, capsys):
+def test_num_samples_takes_the_first_images_of_a_file_source(env, digits, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "300")  # the table title names the source on one line
     np.savez(env / "s.npz", images=digits)
     assert main(["eval", str(env / "s.npz"), "--ref", str(env / "s.npz"), "-n", "100", "--metrics", "fid",
                  "--no-cache", "--json", str(env / "n.json")]) == 0
