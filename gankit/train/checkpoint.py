@@ -182,8 +182,11 @@ def clean_partial(run_dir: Path) -> None:
             leftover.unlink(missing_ok=True)
     root = Path(run_dir) / "checkpoints"
     if root.is_dir():
-        for p in root.iterdir():
-            if p.name.startswith(PARTIAL_PREFIXES):
+        for p in sorted(root.iterdir()):
+            final = root / p.name.removeprefix(".old-")
+            if p.name.startswith(".old-step-") and not final.exists():
+                os.replace(p, final)  # killed while re-saving this step: the old, complete copy goes back
+            elif p.name.startswith(PARTIAL_PREFIXES):
                 shutil.rmtree(p, ignore_errors=True)
 
 

@@ -107,6 +107,26 @@ def test_leftovers_of_a_crash_are_ignored_then_cleaned(tmp_path):
     assert [p.name for p in root.iterdir()] == ["step-00000001"]
 
 
+def test_a_kill_while_resaving_a_step_puts_the_old_copy_back(tmp_path, monkeypatch):
+    ck.save_checkpoint(tmp_path, 4, _weights(0), {"v": 0})
+    real_replace = ck.os.replace
+
+    def killed_before_the_second_rename(src, dst):
+        real_replace(src, dst)
+        if Path(dst).name.startswith(".old-"):
+            raise KeyboardInterrupt  # as if SIGKILL landed between the two renames
+
+    monkeypatch.setattr(ck.os, "replace", killed_before_the_second_rename)
+    with pytest.raises(KeyboardInterrupt):
+        ck.save_checkpoint(tmp_path, 4, _weights(1), {"v": 1})
+    monkeypatch.undo()
+    assert ck.list_checkpoints(tmp_path) == []  # only .old- and .tmp- folders are left
+    ck.clean_partial(tmp_path)
+    weights, state = ck.load_checkpoint(ck.checkpoint_dir(tmp_path, 4))
+    assert state["v"] == 0 and torch.equal(weights["G"]["w"], _weights(0)["G"]["w"])
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["step-00000004"]
+
+
 @pytest.mark.parametrize("damage", ["flip", "truncate", "drop"])
 def test_damaged_checkpoint_is_refused_and_skipped(tmp_path, damage):
     old = ck.save_checkpoint(tmp_path, 1, _weights(), _state())
