@@ -57,6 +57,9 @@ def render(panels: Sequence[Panel], ncols: int = 1, fmt: str = "svg", salt: str 
                 ys = [float("nan") if v is None else v for v in s.value]
                 ax.plot(xs, ys, label=label, marker="o" if panel.markers or len(xs) < 3 else None, markersize=3,
                         linewidth=1.2)
+            values = [v for _, s in panel.series for v in s.value if v is not None and v == v]
+            if values and min(values) > 0 and max(values) / min(values) >= 20:
+                ax.set_yscale("log")  # e.g. FID from 1500 down to 50: a linear axis flattens the end
             ax.set_title(panel.title)
             ax.set_xlabel(X_LABELS.get(panel.x, panel.x))
             if panel.ylabel:
