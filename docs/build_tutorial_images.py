@@ -61,18 +61,11 @@ def main() -> None:
                        check=True, env=env)
         log["commands"].append({"command": cmd, "wall_seconds": round(time.perf_counter() - started, 1)})
     runs = Path("runs/tutorial")
-    import gankit
-
     for name in RUNS:
         d = runs / name
         if name != "cgan":  # the conditional run is shown by its per-class grid instead
             shutil.copyfile(d / "samples" / "final.png", IMAGES / f"{name}-final.png")
-        summary = json.loads((d / "summary.json").read_text())
-        evals = [row for row in gankit.load_run(d).metrics() if "fid" in row]
-        log[name] = {"steps": summary["steps"], "epochs": summary["epochs"], "train_seconds": summary["train_seconds"],
-                     "evaluations": len(evals), "eval_seconds": round(sum(r["eval_seconds"] for r in evals), 1),
-                     "first_fid": evals[0]["fid"] if evals else None, "last_fid": evals[-1]["fid"] if evals else None,
-                     "best_fid": min(r["fid"] for r in evals) if evals else None}
+        log[name] = summarize(d)
     shutil.copyfile(runs / "dcgan" / "progress.gif", IMAGES / "dcgan-progress.gif")
     per_class_grid(runs / "cgan", IMAGES / "cgan-classes.png")
     from gankit.report import compare_runs
@@ -81,6 +74,25 @@ def main() -> None:
     screenshot(runs / "dcgan" / "report.html", IMAGES / "report.png")
     (IMAGES / "runs.json").write_text(json.dumps(log, indent=2) + "\n")
     print(json.dumps(log, indent=2))
+
+
+def summarize(run_dir: Path) -> dict:
+    """What the tutorial quotes about a run: length, the evaluations, the first and last losses."""
+    import gankit
+
+    rows = gankit.load_run(run_dir).metrics()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    evals = [r for r in rows if "fid" in r]
+    losses = [r for r in rows if "d_loss" in r]
+    pick = lambda r, keys: {k: r[k] for k in keys if k in r}  # noqa: E731
+    return {"steps": summary["steps"], "epochs": summary["epochs"], "train_seconds": summary["train_seconds"],
+            "evaluations": len(evals), "eval_seconds": round(sum(r["eval_seconds"] for r in evals), 1),
+            "fid_min": min(r["fid"] for r in evals), "fid_max": max(r["fid"] for r in evals),
+            "first_eval": pick(evals[0], ("step", "fid", "precision", "recall")),
+            "last_eval": pick(evals[-1], ("step", "fid", "precision", "recall")),
+            "first_losses": pick(losses[0], ("step", "d_loss", "g_loss")),
+            "last_losses": pick(losses[-1], ("step", "d_loss", "g_loss")),
+            "d_loss_range": [min(r["d_loss"] for r in losses), max(r["d_loss"] for r in losses)]}
 
 
 def per_class_grid(run_dir: Path, out: Path) -> None:

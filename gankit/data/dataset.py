@@ -97,12 +97,13 @@ def to_uint8_tensor(array: np.ndarray, source: str) -> torch.Tensor:
     elif lo >= -1 and hi <= 1:
         a = (a + 1) * 127.5
     else:
-        raise DataError(f"{source}: float images must lie in [0, 1] or [-1, 1], got [{lo:g}, {hi:g}]")
+        hint = "; divide 0..255 pixel values by 255" if lo >= 0 and hi <= 255 else ""
+        raise DataError(f"{source}: float images must lie in [0, 1] or [-1, 1], got [{lo:g}, {hi:g}]{hint}")
     return torch.from_numpy(np.ascontiguousarray(np.rint(a).astype(np.uint8)))
 
 
 def fit_images(images: torch.Tensor, resolution: int | None, channels: int | None, source: str) -> torch.Tensor:
-    """Convert channels (drop alpha, gray<->RGB) and resize square to ``resolution``."""
+    """Convert channels (drop alpha, gray<->RGB), centre-crop to a square and resize to ``resolution``."""
     c = images.shape[1]
     if c == 4:
         images, c = images[:, :3], 3
@@ -113,6 +114,10 @@ def fit_images(images: torch.Tensor, resolution: int | None, channels: int | Non
             w = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
             images = (images.float() * w).sum(1, keepdim=True).round().clamp(0, 255).to(torch.uint8)
     h, w_ = images.shape[2:]
+    if resolution is not None and h != w_:  # centre-crop to a square first, as image folders are
+        side = min(h, w_)
+        top, left = (h - side) // 2, (w_ - side) // 2
+        images, h, w_ = images[:, :, top : top + side, left : left + side], side, side
     if resolution is not None and (h, w_) != (resolution, resolution):
         out = []
         for chunk in images.split(4096):  # bounded memory for big sets

@@ -119,6 +119,9 @@ def load_array(path: Path, resolution: int | None, channels: int | None) -> Imag
             raise DataError(f"{path}: labels must be non-negative integers, got dtype {labels.dtype}")
         label_tensor = torch.from_numpy(labels.astype(np.int64))
     images = fit_images(images, resolution, channels, str(path))
+    h, w = images.shape[2:]
+    if h != w:
+        raise DataError(f"images in {path} are {w}x{h}, not square; set data.resolution to crop and resize")
     return ImageDataset(images, label_tensor, name=str(path))
 
 
