@@ -15,7 +15,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, first_line
 
 CONFIG_VERSION = 1
 
@@ -342,7 +342,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
         text = p.read_text(encoding="utf-8")
         data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise ConfigError(f"cannot read config file {p}: {first}") from None
     if data is None:
         return {}

@@ -6,6 +6,12 @@ everything else is a bug in gankit and keeps its traceback.
 """
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type name when it has none): for one-line errors."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 class GankitError(Exception):
     """An error caused by input, configuration or environment, explained in one line."""
 

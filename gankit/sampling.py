@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 
 from gankit.errors import GankitError
-from gankit.utils import seed_arg
 from gankit.models.layers import sample_codes
 from gankit.report.images import slerp
 from gankit.train.run import Run
+from gankit.utils import seed_arg
 
 
 @torch.no_grad()

@@ -14,7 +14,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from gankit.data.dataset import ImageDataset, fit_images, to_uint8_tensor
-from gankit.errors import DataError
+from gankit.errors import DataError, first_line
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 _MODE_CHANNELS = {"1": 1, "L": 1, "I;16": 1, "I": 1, "F": 1, "LA": 1, "P": 3, "RGB": 3, "RGBA": 3, "CMYK": 3,
@@ -38,9 +38,9 @@ def load_folder(root: Path, resolution: int | None, channels: int | None) -> Ima
                     im.load()
                     pil_images.append(im.copy())
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise DataError(f"cannot read image {f}: {_first_line(exc)}") from None
+            raise DataError(f"cannot read image {f}: {first_line(exc)}") from None
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-            raise DataError(f"cannot read image {f}: {_first_line(exc) if str(exc) else 'corrupt'}") from None
+            raise DataError(f"cannot read image {f}: {first_line(exc)}") from None
 
     modes = Counter(_MODE_CHANNELS.get(im.mode, 3) for im in pil_images)
     if channels is None:
@@ -93,7 +93,7 @@ def load_array(path: Path, resolution: int | None, channels: int | None) -> Imag
         loaded = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile,
             NotImplementedError) as exc:  # a damaged .npy header or .npz archive
-        raise DataError(f"cannot read array file {path}: {_first_line(exc)}") from None
+        raise DataError(f"cannot read array file {path}: {first_line(exc)}") from None
     labels = None
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
@@ -106,7 +106,7 @@ def load_array(path: Path, resolution: int | None, channels: int | None) -> Imag
                 lbl_key = next((k for k in ("labels", "y") if k in keys), None)
                 labels = None if lbl_key is None else loaded[lbl_key]
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
-                raise DataError(f"cannot read array file {path}: {_first_line(exc)}") from None
+                raise DataError(f"cannot read array file {path}: {first_line(exc)}") from None
     else:
         array = loaded
     images = to_uint8_tensor(array, str(path))
@@ -123,8 +123,3 @@ def load_array(path: Path, resolution: int | None, channels: int | None) -> Imag
     if h != w:
         raise DataError(f"images in {path} are {w}x{h}, not square; set data.resolution to crop and resize")
     return ImageDataset(images, label_tensor, name=str(path))
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gankit.errors import GankitError
+from gankit.errors import GankitError, first_line
 from gankit.metrics.extractors import FeatureExtractor
 from gankit.metrics.fid import feature_stats
 from gankit.metrics.knn import knn_radii
@@ -88,7 +88,7 @@ class FeatureSet:
         except GankitError:
             raise
         except Exception as exc:  # noqa: BLE001 - truncated zip, bad CRC, missing key: all a damaged file
-            raise GankitError(f"cannot read reference statistics {path}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}") from None
+            raise GankitError(f"cannot read reference statistics {path}: {first_line(exc)}") from None
         n, d = fs.features.shape if fs.features.ndim == 2 else (0, -1)
         if (d < 1 or fs.mu.shape != (d,) or fs.sigma.shape != (d, d)
                 or any(r.shape != (n,) for r in fs.radii.values())):

@@ -28,7 +28,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_bytes
 from safetensors.torch import save as save_bytes
 
-from gankit.errors import CheckpointError, GankitError
+from gankit.errors import CheckpointError, GankitError, first_line
 from gankit.utils import fsync_dir
 
 FORMAT_VERSION = 1
@@ -151,7 +151,7 @@ def _reason(exc: BaseException) -> str:
             return "disk full"
         return exc.strerror or str(exc)
     text = str(exc)
-    return "disk full" if "No space left" in text else (text.splitlines()[0] if text else type(exc).__name__)
+    return "disk full" if "No space left" in text else first_line(exc)
 
 
 def _remove(path: Path) -> None:
@@ -239,7 +239,7 @@ def _read_tensors(path: Path, expected: dict[str, Any] | None) -> dict[str, torc
     try:
         return load_bytes(blob)
     except (SafetensorError, ValueError, OSError) as exc:
-        raise CheckpointError(f"{path} is corrupt: {str(exc).splitlines()[0] if str(exc) else 'unreadable'}") from None
+        raise CheckpointError(f"{path} is corrupt: {first_line(exc)}") from None
 
 
 def read_meta(path: Path) -> dict[str, Any]:
@@ -260,7 +260,7 @@ def read_meta(path: Path) -> dict[str, Any]:
         _refuse_pickle(meta_file, raw[:9])
         meta = json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        first = first_line(exc)
         raise CheckpointError(f"checkpoint {path} has an unreadable state.json: {first}") from None
     check_format_version(meta, FORMAT_VERSION, f"checkpoint {path}: state.json", f"checkpoint {path}")
     if "sha256" in meta:

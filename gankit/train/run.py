@@ -18,7 +18,8 @@ import torch
 
 from gankit import config as cfgmod
 from gankit.config import Config
-from gankit.errors import CheckpointError, ConfigError, GankitError, Interrupted, TrainingDiverged
+from gankit.errors import CheckpointError, ConfigError, GankitError, Interrupted, TrainingDiverged, \
+    first_line
 from gankit.recipes import DEFAULT_RECIPE, RECIPES
 from gankit.train import callbacks as cb
 from gankit.train.checkpoint import check_format_version, clean_partial, latest_intact_checkpoint, list_checkpoints, \
@@ -380,7 +381,7 @@ def _read_run_meta(meta_file: Path, run_dir: Path) -> dict[str, Any]:
     try:
         meta = json.loads(meta_file.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{meta_file} is unreadable: {str(exc).splitlines()[0]}") from None
+        raise CheckpointError(f"{meta_file} is unreadable: {first_line(exc)}") from None
     check_format_version(meta, RUN_FORMAT_VERSION, f"{meta_file} (is {run_dir} a gankit run directory?)", str(run_dir))
     shape = meta.get("shape")
     if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)

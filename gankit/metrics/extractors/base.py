@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit.errors import GankitError
+from gankit.errors import GankitError, first_line
 
 
 @dataclass
@@ -84,6 +84,5 @@ class ModuleExtractor(FeatureExtractor):
         try:
             return super().forward(x)
         except (RuntimeError, ValueError, TypeError, KeyError, IndexError) as exc:  # the user's network
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise GankitError(f"extractor {self.name} failed on images of shape {tuple(x.shape)} (N, C, H, W, "
-                              f"floats in [-1, 1]): {first}") from None
+                              f"floats in [-1, 1]): {first_line(exc)}") from None

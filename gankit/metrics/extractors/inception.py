@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gankit.errors import GankitError
+from gankit.errors import GankitError, first_line
 from gankit.metrics.extractors.base import FeatureExtractor
 
 URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
@@ -252,7 +252,7 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
         raise GankitError(f"refused InceptionV3 weights {path}: it holds pickled objects other than tensors, which "
                           f"could run code; use the pt_inception-2015-12-05 file or a .safetensors copy") from None
     except Exception as exc:  # noqa: BLE001 - any unreadable file is a user error here
-        raise GankitError(f"cannot read InceptionV3 weights {path}: {str(exc).splitlines()[0]}") from None
+        raise GankitError(f"cannot read InceptionV3 weights {path}: {first_line(exc)}") from None
     if not isinstance(state, dict):
         raise GankitError(f"{path} does not hold a state dict")
     return state
@@ -271,7 +271,7 @@ class InceptionExtractor(FeatureExtractor):
                 net.load_state_dict(load_state(path))
             except RuntimeError as exc:
                 raise GankitError(f"{path} is not the FID InceptionV3 (pt_inception-2015-12-05) state dict: "
-                                  f"{str(exc).splitlines()[0]}") from None
+                                  f"{first_line(exc)}") from None
         super().__init__(net, device)
 
     def preprocess(self, images: torch.Tensor) -> torch.Tensor:
