@@ -246,7 +246,7 @@ def main() -> int:
     (args.out / f"{stem}.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
     (args.out / f"{stem}.md").write_text(table)
     if not args.no_doc and args.steps:  # every seed run so far of this length, one table
-        update_doc(DOC, "conditional", seeds_table(args.out, args.steps))
+        update_doc(DOC, f"conditional-{args.steps}", seeds_table(args.out, args.steps))
     print(table)
     low = [r["recipe"] for r in rows if r.get("class_acc", 1.0) < 0.9 or "error" in r]
     if args.check and low:
