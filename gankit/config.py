@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from gankit.errors import ConfigError, first_line
 
 CONFIG_VERSION = 1
+MAX_SEED = 2**63 - 1  # the largest seed torch.Generator.manual_seed accepts
 
 
 class Section(BaseModel):
@@ -86,7 +87,7 @@ class TrainConfig(Section):
     epochs: float | None = Field(None, gt=0, description="stop after this many passes over the data")
     steps: int | None = Field(None, gt=0, description="stop after this many generator steps")
     max_time: float | None = Field(None, gt=0, description="stop after this many seconds")
-    seed: int = Field(0, ge=0, le=2**63 - 1, description="seeds weights, latents and data order")
+    seed: int = Field(0, ge=0, le=MAX_SEED, description="seeds weights, latents and data order")
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N")
     threads: int | Literal["auto"] | None = Field(
         None, description="CPU threads: None = torch's default (OMP_NUM_THREADS or the cores), 'auto' = the "

@@ -14,11 +14,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gankit.config import MAX_SEED
 from gankit.errors import GankitError
 
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+TEMP_SUFFIX = ".tmp"  # atomic_path writes .NAME.XXXX.tmp beside NAME, then renames it
 
 
 @contextlib.contextmanager
@@ -30,7 +34,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as exc:
         raise GankitError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
@@ -48,6 +52,13 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         _unlink_quiet(tmp)
         raise
+
+
+def remove_temporaries(root: Path) -> None:
+    """Delete what ``atomic_path`` leaves below ``root`` when the process is killed mid-write."""
+    for leftover in Path(root).rglob(f".*{TEMP_SUFFIX}"):
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
 
 
 def fsync_dir(path: Path) -> None:
@@ -76,9 +87,6 @@ def atomic_write_text(path: Path, text: str) -> None:
 def _unlink_quiet(path: str | Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
-
-
-MAX_SEED = 2**63 - 1  # what torch.Generator.manual_seed accepts, and the config's bound
 
 
 def seed_arg(text: str) -> int:

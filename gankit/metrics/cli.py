@@ -82,8 +82,6 @@ def _source(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
     from gankit.metrics import evaluate, parse_metrics, reference_features
     from gankit.metrics.extractors import get_extractor
     from gankit.metrics.evaluate import load_images
@@ -104,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if shown_ref is None and default_ref is not None:
         shown_ref = f"{default_ref.name} (the run's dataset; test split if it has one)"
     images, file_labels, _ = load_images(fake, args.data_root)
-    if args.num_samples is not None and not isinstance(fake, torch.Tensor) and args.num_samples < len(images):
+    if args.num_samples is not None and isinstance(fake, str) and args.num_samples < len(images):
         images = images[: args.num_samples]  # the first N of a folder, array or dataset
         file_labels = None if file_labels is None else file_labels[: args.num_samples]
         what = f"the first {args.num_samples} images of {what}"

@@ -90,6 +90,7 @@ class EvalCallback(Callback):
 
     def evaluate(self, trainer: "Trainer") -> dict[str, float]:
         from gankit.metrics import evaluate
+        from gankit.metrics.extractors.digits import NotDigitsWarning
 
         ec = trainer.config.eval
         t0 = time.perf_counter()
@@ -99,7 +100,7 @@ class EvalCallback(Callback):
             names = [m for m in names if m != "class_acc"]
         reference = self.reference(trainer)  # the data is checked for digit-likeness here, once
         with warnings.catch_warnings():  # an early generator's samples are not digits yet: no news
-            warnings.filterwarnings("ignore", message="these images do not look like MNIST")
+            warnings.simplefilter("ignore", NotDigitsWarning)
             results = evaluate(images, reference, names, self.extractor(trainer), fake_labels=labels,
                                device=trainer.device)
         seconds = time.perf_counter() - t0

@@ -164,8 +164,8 @@ class Progress(Callback):
         fixed = dict(table_column=Column(no_wrap=True))
         columns = [TextColumn("[bold]train", **fixed), BarColumn(bar_width=12), TaskProgressColumn(**fixed)]
         if console.width >= 100:
-            columns.append(TimeElapsedColumn(table_column=Column(no_wrap=True)))
-        columns += [TextColumn("ETA", **fixed), TimeRemainingColumn(table_column=Column(no_wrap=True)),
+            columns.append(TimeElapsedColumn(**fixed))
+        columns += [TextColumn("ETA", **fixed), TimeRemainingColumn(**fixed),
                     TextColumn("{task.fields[info]}", markup=False,
                                table_column=Column(ratio=1, no_wrap=True, overflow="ellipsis"))]
         self.progress = Progress(*columns, console=console, transient=False, expand=True)

@@ -176,10 +176,7 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
 
 
 def clean_partial(run_dir: Path) -> None:
-    """Remove what a crash can leave behind: temporary files, half-deleted and moved-aside folders."""
-    for leftover in Path(run_dir).rglob(".*.tmp"):  # atomic_path's temporaries (config, grids, summary)
-        if leftover.is_file():
-            leftover.unlink(missing_ok=True)
+    """Remove what a crash can leave behind in checkpoints/: temporary, half-deleted and moved-aside folders."""
     root = Path(run_dir) / "checkpoints"
     if root.is_dir():
         for p in sorted(root.iterdir()):

@@ -258,13 +258,13 @@ def deferred_interrupts() -> Iterator[Callable[[], int]]:
     if threading.current_thread() is not threading.main_thread():
         yield lambda: 0
         return
-    requested = {"flag": False, "signum": int(signal.SIGINT)}
+    requested = {"signum": 0}  # the signal that asked to stop; 0 while none has
     previous = {}
 
     def handler(signum: int, frame: Any) -> None:
-        if requested["flag"]:
+        if requested["signum"]:
             raise Interrupted(signum)
-        requested.update(flag=True, signum=signum)
+        requested["signum"] = signum
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         try:
@@ -272,7 +272,7 @@ def deferred_interrupts() -> Iterator[Callable[[], int]]:
         except (ValueError, OSError):
             pass
     try:
-        yield lambda: requested["signum"] if requested["flag"] else 0
+        yield lambda: requested["signum"]
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)

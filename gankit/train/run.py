@@ -25,7 +25,7 @@ from gankit.train import callbacks as cb
 from gankit.train.checkpoint import check_format_version, clean_partial, latest_intact_checkpoint, list_checkpoints, \
     load_checkpoint, load_network
 from gankit.train.engine import Trainer, check_run_dir_free
-from gankit.utils import atomic_write_text, resolve_device
+from gankit.utils import atomic_write_text, remove_temporaries, resolve_device
 
 RUN_FORMAT_VERSION = 1
 
@@ -193,6 +193,7 @@ def _load_networks(trainer: Trainer, run_dir: Path) -> tuple[Path | None, dict[s
     Runs before anything is written, so a checkpoint that does not fit leaves the run untouched; the
     rest of the state (optimizers, RNG, callbacks) is loaded once the callbacks exist.
     """
+    remove_temporaries(run_dir)  # config, grids or summary cut by a kill mid-write
     clean_partial(run_dir)
     ckpt, skipped = latest_intact_checkpoint(run_dir)
     if ckpt is None and skipped:  # starting over would overwrite them and the run's log

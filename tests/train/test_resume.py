@@ -137,6 +137,18 @@ def test_same_command_again_continues_an_interrupted_run(tmp_path, tiny_config):
         train(cfg, quiet=True)
 
 
+def test_resume_removes_what_a_kill_mid_write_left_behind(tmp_path, tiny_config):
+    cfg = tiny_config(steps=4, out=str(tmp_path / "b"), **{"log.checkpoint_every": 2})
+    with pytest.raises(RuntimeError):
+        _fit(cfg, tmp_path / "b", Crash(at=3))
+    leftovers = [tmp_path / "b" / ".summary.json.k3f9.tmp", tmp_path / "b" / "samples" / ".final.png.x1.tmp"]
+    for f in leftovers:
+        f.write_bytes(b"half a file")
+    train(cfg, quiet=True)
+    assert not any(f.exists() for f in leftovers)
+    assert json.loads((tmp_path / "b" / "summary.json").read_text())["complete"] is True
+
+
 class CrashAtEnd(cb.Callback):
     def on_end(self, trainer):
         raise RuntimeError("simulated crash while the end-of-run files are written")

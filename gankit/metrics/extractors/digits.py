@@ -74,6 +74,10 @@ def load_digit_net(path: Path = WEIGHTS) -> DigitNet:
     return net.eval()
 
 
+class NotDigitsWarning(UserWarning):
+    """The images handed to the digit classifier do not look like MNIST-style digits."""
+
+
 class DigitExtractor(FeatureExtractor):
     name = "mnist"
     num_classes = 10
@@ -97,7 +101,7 @@ class DigitExtractor(FeatureExtractor):
             warnings.warn(f"these images do not look like MNIST-style digits (mean intensity {mean:.2f}, border "
                           f"{border_mean:.2f}; digits are light strokes on black, about 0.13 and 0.00): the built-in "
                           f"digit classifier's features may mean little; consider --extractor inception",
-                          stacklevel=3)
+                          NotDigitsWarning, stacklevel=3)
 
 
 def classifier_info() -> dict:
