@@ -69,6 +69,19 @@ def machine_line(m: dict[str, Any] | None = None) -> str:
             f"1-min load {m['load_avg_1m']}")
 
 
+def save_figure(fig: Any, path: Path, m: dict[str, Any]) -> Path:
+    """Caption a bench plot with the machine it was measured on, then write and close it."""
+    fig.text(0.01, 0.01, f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} threads, torch {m['torch']}",
+             fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
 def load_images(data: str, data_root: str, limit: int | None = None, split: str = "train",
                 resolution: int | None = None) -> ImageDataset:
     from gankit.config import DataConfig

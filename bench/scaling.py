@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from bench.common import gankit_config, load_images, machine, median_time
+from bench.common import gankit_config, load_images, machine, median_time, save_figure
 from gankit.data import ImageDataset
 from gankit.errors import GankitError
 from gankit.train.engine import Trainer
@@ -112,13 +112,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
     else:
         ax.text(0.5, 0.5, "skipped:\n" + result["eval"].get("skipped", "")[:60], ha="center", va="center", wrap=True)
     ax.set(xlabel="samples", ylabel="seconds", title="evaluation time vs samples")
-    m = result["machine"]
-    fig.suptitle(f"{m['cpu']}, {m['cores']} cores, torch {m['torch']}", fontsize=9)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, result["machine"])
 
 
 def markdown(result: dict[str, Any]) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from bench.common import class_accuracy, gankit_config, load_images, machine, machine_line
+from bench.common import class_accuracy, gankit_config, load_images, machine, machine_line, save_figure
 from bench.tutorial_loops import TutorialGAN
 from gankit.errors import GankitError
 
@@ -240,13 +240,7 @@ def plot(result: dict[str, Any], path: Path) -> Path:
            title=f"time to quality, budget {result['budget_s']:g} s per run")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    m = result["machine"]
-    fig.text(0.01, 0.01, f"{m['cpu']}, {m['cores']} cores, {m['torch_threads']} threads, torch {m['torch']}", fontsize=7)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, result["machine"])
 
 
 def markdown(result: dict[str, Any]) -> str:
