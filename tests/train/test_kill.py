@@ -16,7 +16,7 @@ import yaml
 
 from gankit.train.checkpoint import list_checkpoints, load_checkpoint, verify_checkpoint
 from gankit.train.engine import Trainer
-from gankit.train.run import _run_training
+from gankit.train.run import _run_training, is_interrupted_run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,11 +32,6 @@ def _verify_all(run_dir: Path) -> list[str]:
         verify_checkpoint(ckpt)  # raises on any missing, truncated or altered file
         names.append(ckpt.name)
     return names
-
-
-def _is_complete(run_dir: Path) -> bool:
-    summary = run_dir / "summary.json"
-    return summary.is_file() and json.loads(summary.read_text()).get("complete") is True
 
 
 @pytest.mark.slow
@@ -69,13 +64,13 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_result(tm
         assert _verify_all(run_dir), "no complete checkpoint after a kill"
     assert kills >= 2, f"training finished too fast to be killed ({kills} kills)"
 
-    if not _is_complete(run_dir):  # a kill may still land after the end (the process exiting): nothing to redo
+    if is_interrupted_run(run_dir):  # a kill may land after the end (the process exiting): then nothing to redo
         done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr
     assert _verify_all(run_dir)[-1] == "step-00000120"
-    assert _is_complete(run_dir)
-    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 120
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["complete"] is True and summary["steps"] == 120
     assert progress == sorted(progress)
 
     # the uninterrupted reference, in this process with the same single thread
