@@ -40,9 +40,9 @@ from gankit.metrics.evaluate import classify  # noqa: E402
 from bench.common import class_accuracy, update_doc  # noqa: E402
 from gankit.recipes import RECIPES  # noqa: E402
 from gankit.sampling import code_sweep  # noqa: E402
-from gankit.train.callbacks import Callback  # noqa: E402
-from gankit.train.engine import Trainer  # noqa: E402
-from gankit.train.run import _run_training, load_run, resolve_config  # noqa: E402
+from gankit.engine.callbacks import Callback  # noqa: E402
+from gankit.engine.trainer import Trainer  # noqa: E402
+from gankit.app.training import _run_training, load_run, resolve_config  # noqa: E402
 
 DOC = REPO / "docs" / "recipes.md"
 ORDER = ["mlp-gan", "dcgan", "wgan", "wgan-gp", "lsgan", "hinge", "sngan", "cgan", "projection-cgan", "acgan",

@@ -15,8 +15,8 @@ def run(data: str = "mnist", data_root: str = "data", recipe: str = "mnist-fast"
         n_samples: int = 10000, limit: int | None = None) -> dict[str, Any]:
     from gankit.metrics import evaluate
     from gankit.metrics.evaluate import reference_features
-    from gankit.train.engine import Trainer
-    from gankit.train.run import Run
+    from gankit.engine.trainer import Trainer
+    from gankit.app.training import Run
 
     support = bf16_support()
     out: dict[str, Any] = {"bench": "bf16", "machine": machine(), "recipe": recipe, "steps": steps,

@@ -93,7 +93,7 @@ def load_images(data: str, data_root: str, limit: int | None = None, split: str 
 
 def gankit_config(recipe: str, overrides: dict[str, Any] | None = None) -> Config:
     """A recipe's config for bench runs: no logging, no files, no progress bar."""
-    from gankit.train.run import resolve_config
+    from gankit.app.training import resolve_config
 
     quiet = {"log.progress": False, "log.tensorboard": False, "log.report": False}
     return resolve_config(recipe, None, {**quiet, **(overrides or {})})

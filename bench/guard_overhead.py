@@ -36,9 +36,9 @@ def _min_time(fn, repeats: int) -> float:
 
 
 def measure(recipe: str, repeats: int) -> dict:
-    from gankit.train.checkpoint import save_checkpoint
-    from gankit.train.engine import Trainer
-    from gankit.train.run import resolve_config
+    from gankit.engine.checkpoint import save_checkpoint
+    from gankit.engine.trainer import Trainer
+    from gankit.app.training import resolve_config
 
     cfg = resolve_config(recipe, None, {"steps": 1000, "batch_size": 128, "log.progress": False})
     t = Trainer(cfg)

@@ -18,7 +18,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from bench.common import bf16_support, gankit_config, load_images, machine
 from bench.tutorial_loops import TutorialGAN
 from gankit.data import ImageDataset
-from gankit.train.engine import Trainer
+from gankit.engine.trainer import Trainer
 
 
 def matmul_peak(n: int = 2048, repeats: int = 5, dtype: torch.dtype = torch.float32) -> dict[str, float]:

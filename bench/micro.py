@@ -16,8 +16,8 @@ import torch
 from bench.common import gankit_config, load_images, machine, ratio_stats, side_by_side
 from bench.tutorial_loops import TutorialGAN
 from gankit.data import ImageDataset
-from gankit.train import guard as guard_module
-from gankit.train.engine import Trainer
+from gankit.engine import guard as guard_module
+from gankit.engine.trainer import Trainer
 
 
 def run(data: str = "mnist", data_root: str = "data", arch: str = "mlp-gan", batch_size: int = 128,

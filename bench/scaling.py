@@ -17,7 +17,7 @@ import torch
 from bench.common import gankit_config, load_images, machine, median_time, save_figure
 from gankit.data import ImageDataset
 from gankit.errors import GankitError
-from gankit.train.engine import Trainer
+from gankit.engine.trainer import Trainer
 
 
 def step_time(arch: str, ds: ImageDataset, batch_size: int, repeats: int, extra: dict[str, Any] | None = None

@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.common import bf16_support, gankit_config, load_images, machine, ratio_stats, side_by_side
 from bench.tutorial_loops import TutorialGAN
-from gankit.train.engine import Trainer
+from gankit.engine.trainer import Trainer
 
 # name -> config overrides on top of the recipe; "defaults" is what `gankit train --recipe R` runs
 VARIANTS: dict[str, dict[str, Any]] = {

@@ -52,7 +52,7 @@ class Contender:
             self.loop = TutorialGAN(name.removeprefix("tutorial-"), dataset.images)
             self.trainer = None
         else:
-            from gankit.train.engine import Trainer
+            from gankit.engine.trainer import Trainer
 
             cfg = gankit_config(name, {"train.steps": None, "train.epochs": None, "train.max_time": 1.0,
                                        **overrides})
@@ -88,7 +88,7 @@ class Contender:
         return self.trainer is not None and bool(self.trainer.num_classes)
 
     def run(self) -> Any:
-        from gankit.train.run import Run
+        from gankit.app.training import Run
 
         return Run("", trainer=self.trainer)
 

@@ -1,5 +1,5 @@
 import sys
 
-from gankit.cli import main
+from gankit.app.cli import main
 
 sys.exit(main())

@@ -177,21 +177,12 @@ class LogConfig(Section):
 
 class EvalConfig(Section):
     every: int | None = Field(None, gt=0, description="steps between evaluations (FID, KID, ...; default off)")
-    metrics: str = Field("fid,kid,precision,recall", description="metrics to compute, as gankit eval --metrics")
+    metrics: str = Field("fid,kid,precision,recall", description="metrics to compute, as gankit eval --metrics "
+                         "(names checked when a run is resolved, by gankit.app.training.check_config)")
     n_samples: int = Field(5000, ge=10, le=100_000, description="generated images per evaluation (fixed latents)")
     ref: str | None = Field(None, description="reference data (default: the dataset's test split)")
     extractor: str = Field("auto", description="feature extractor: auto, mnist, inception (gankit eval --extractor)")
     keep_best: bool = Field(True, description="keep the lowest-FID checkpoint, named in best.json, safe from pruning")
-
-    @field_validator("metrics")
-    @classmethod
-    def _known_metrics(cls, value: str) -> str:
-        from gankit.metrics.evaluate import parse_metrics  # late: gankit.metrics imports this module
-
-        try:
-            return ",".join(parse_metrics(value))
-        except ConfigError as exc:
-            raise ValueError(str(exc)) from None
 
 
 class PerfConfig(Section):
@@ -207,11 +198,19 @@ class PerfConfig(Section):
     compile: bool = Field(False, description="torch.compile G and D (first steps compile, tens of seconds)")
 
 
+class TaskConfig(Section):
+    """The task's name and its own keys; the task validates those keys against its ``Settings``."""
+    model_config = ConfigDict(extra="allow", validate_assignment=True, allow_inf_nan=False)
+    name: str = Field("gan", min_length=1, description="what is trained: gan (z -> image), or a registered "
+                      "task / an import path module:Class")
+
+
 class Config(Section):
     version: int = CONFIG_VERSION
     recipe: str | None = Field(None, description="named recipe the config started from")
     name: str | None = Field(None, description="run name (default: recipe-data-time)")
     out: str | None = Field(None, description="run directory (default: runs/NAME)")
+    task: TaskConfig = TaskConfig()
     data: DataConfig = DataConfig()
     model: ModelConfig = ModelConfig()
     loss: LossConfig = LossConfig()
@@ -306,15 +305,16 @@ def validate(data: dict[str, Any], source: str = "config") -> Config:
     try:
         return Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {_one_line(exc)}") from None
+        raise ConfigError(f"{source}: {one_line_error(exc)}") from None
 
 
-def _one_line(exc: ValidationError) -> str:
+def one_line_error(exc: ValidationError, model: type[BaseModel] | None = None, prefix: str = "") -> str:
+    """Every validation error of ``model`` (default: Config) in one line, keys dotted from ``prefix``."""
     messages = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"])
+        loc = ".".join(str(p) for p in (prefix, *err["loc"]) if p != "")
         if err["type"] == "extra_forbidden":
-            messages.append(f"unknown key {loc!r}{_suggest(err['loc'])}")
+            messages.append(f"unknown key {loc!r}{_suggest(err['loc'], model or Config, prefix)}")
         else:
             got = err.get("input")
             shown = "" if isinstance(got, dict) else f" (got {got!r})"
@@ -322,15 +322,14 @@ def _one_line(exc: ValidationError) -> str:
     return "; ".join(messages)
 
 
-def _suggest(loc: tuple[Any, ...]) -> str:
-    model: type[BaseModel] = Config
+def _suggest(loc: tuple[Any, ...], model: type[BaseModel], prefix: str = "") -> str:
     for part in loc[:-1]:
         field = model.model_fields.get(str(part))
         if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
             return ""
         model = field.annotation
     close = difflib.get_close_matches(str(loc[-1]), list(model.model_fields), n=1)
-    prefix = ".".join(str(p) for p in loc[:-1])
+    prefix = ".".join(str(p) for p in (prefix, *loc[:-1]) if p != "")
     return f" (did you mean {(prefix + '.' if prefix else '') + close[0]!r}?)" if close else ""
 
 

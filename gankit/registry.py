@@ -1,23 +1,35 @@
-"""One tiny registry used for recipes, models, losses, datasets and metrics.
+"""One tiny registry used for recipes, models, losses, datasets, tasks and metrics.
 
 Names are validated on lookup, and the error lists the valid ones, so a typo on the command line
-gets an answer instead of a KeyError.
+gets an answer instead of a KeyError. A name of the form ``package.module:attr`` is a plugin: it is
+imported (from the working directory too, as ``python -m`` would) instead of looked up, so
+``--set model.generator=mypkg.nets:MyGenerator`` trains from the command line, and the run's
+config.yaml, which records the name, finds it again for ``sample``, ``eval``, ``report`` and ``--resume``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import importlib
+import inspect
+import os
+import re
+import sys
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from gankit.errors import ConfigError
+from gankit.errors import ConfigError, GankitError
 
 T = TypeVar("T")
+IMPORT_PATH = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*")
 
 
 class Registry(Generic[T]):
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, plugins: bool = False, kind_of: type | None = None):
+        """``plugins``: also accept import paths; ``kind_of``: a plugin class must subclass it."""
         self.kind = kind
+        self.plugins, self.kind_of = plugins, kind_of
         self._items: dict[str, T] = {}
         self._docs: dict[str, str] = {}
 
@@ -35,9 +47,12 @@ class Registry(Generic[T]):
         return self.register(name, doc)(obj)
 
     def get(self, name: str) -> T:
-        if name not in self._items:
-            raise ConfigError(unknown_name_message(self.kind, name, self.names()))
-        return self._items[name]
+        if name in self._items:
+            return self._items[name]
+        if self.plugins and IMPORT_PATH.fullmatch(name):
+            return import_plugin(name, self.kind, self.kind_of)
+        hint = ", or an import path module:name" if self.plugins else ""
+        raise ConfigError(unknown_name_message(self.kind, name, self.names()) + hint)
 
     def doc(self, name: str) -> str:
         return self._docs.get(name, "")
@@ -50,6 +65,43 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+def import_plugin(spec: str, kind: str, kind_of: type | None = None) -> Any:
+    """The object ``module:attr`` names: a class (subclassing ``kind_of`` when given) or a Python function.
+
+    Nothing is called here, and a builtin (``os:system``) is refused, so a config file cannot make
+    gankit run an arbitrary callable; what the plugin builds is checked where it is used.
+    """
+    module, _, attr = spec.partition(":")
+    with _working_directory_on_path():
+        try:
+            obj: Any = importlib.import_module(module)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except (ImportError, AttributeError) as exc:
+            raise ConfigError(f"cannot import {kind} {spec!r}: {exc}") from None
+        except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
+            raise GankitError(f"importing {kind} {spec!r} failed: {type(exc).__name__}: {exc}") from None
+    if inspect.isclass(obj):
+        if kind_of is not None and not issubclass(obj, kind_of):
+            raise ConfigError(f"{kind} {spec!r} is a class but not a {kind_of.__name__}")
+    elif not inspect.isfunction(obj):
+        raise ConfigError(f"{kind} {spec!r} must be a class or a Python function, not {type(obj).__name__}")
+    return obj
+
+
+@contextlib.contextmanager
+def _working_directory_on_path() -> Iterator[None]:
+    cwd = os.getcwd()
+    added = cwd not in sys.path
+    if added:
+        sys.path.insert(0, cwd)
+    try:
+        yield
+    finally:
+        if added:
+            sys.path.remove(cwd)
 
 
 def unknown_name_message(kind: str, name: str, valid: list[str]) -> str:

@@ -15,8 +15,8 @@ import torch
 from gankit.errors import GankitError
 from gankit.models.layers import sample_codes
 from gankit.report.images import slerp
-from gankit.train.run import Run
-from gankit.utils import seed_arg
+from gankit.engine.rundir import Run
+from gankit.utils import seed_arg, write_images
 
 
 @torch.no_grad()
@@ -105,17 +105,6 @@ def code_sweep(run: Run, code: str, rows: int = 6, steps: int = 10, seed: int = 
     return _generate(run, z, codes), steps
 
 
-def write(images: torch.Tensor, per_row: int, out: Path) -> None:
-    """A PNG grid with ``per_row`` images per row, or an .npz (key 'images', uint8 N x H x W x C)."""
-    from gankit.cli import write_images
-    from gankit.utils import save_image_grid
-
-    if out.suffix.lower() == ".png":
-        save_image_grid(images, out, nrow=per_row)
-    else:
-        write_images(images, out)
-
-
 def check_out(out: str) -> Path:
     path = Path(out)
     if path.suffix.lower() not in (".png", ".npz"):
@@ -124,7 +113,7 @@ def check_out(out: str) -> Path:
 
 
 # ---------------------------------------------------------------------------------------------
-# CLI: `gankit interpolate`; the sample flags live with `gankit sample` in gankit.cli
+# CLI: `gankit interpolate`; the sample flags live with `gankit sample` in gankit.app.cli
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -143,12 +132,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _interpolate(args: argparse.Namespace) -> int:
-    from gankit.train.run import load_run
+    from gankit.engine.rundir import load_run
 
     out = check_out(args.out)
     run = load_run(args.run_dir, args.checkpoint, args.device)
     images, per_row = interpolation(run, args.rows, args.steps, args.seed, args.class_)
-    write(images, per_row, out)
+    write_images(images, out, nrow=per_row)
     print(f"wrote {args.rows} interpolations of {args.steps} steps to {out}")
     return 0
 
@@ -157,10 +146,10 @@ def sample_command(args: argparse.Namespace, run: Run, out: Path) -> str | None:
     """`gankit sample` with --grid-by-class or --sweep-code: write and describe; None for a plain sample."""
     if args.grid_by_class:
         images, per_row = class_grid(run, args.per_class, args.seed)
-        write(images, per_row, out)
+        write_images(images, out, nrow=per_row)
         return f"wrote {run.num_classes} classes x {per_row} samples to {out}"
     if args.sweep_code is not None:
         images, per_row = code_sweep(run, args.sweep_code, args.per_class, 10, args.seed, args.sweep_limit)
-        write(images, per_row, out)
+        write_images(images, out, nrow=per_row)
         return f"wrote a sweep of InfoGAN code {args.sweep_code} ({len(images) // per_row} rows x {per_row}) to {out}"
     return None

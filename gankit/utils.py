@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import os
 import random
 import tempfile
@@ -176,6 +177,30 @@ def save_image_grid(images: torch.Tensor | np.ndarray, path: Path, nrow: int | N
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG")
+
+
+@contextlib.contextmanager
+def eval_mode(*nets: torch.nn.Module) -> Iterator[None]:
+    """Networks in eval mode inside the block (no BatchNorm update, no dropout), their own mode after it."""
+    modes = [net.training for net in nets]
+    for net in nets:
+        net.eval()
+    try:
+        yield
+    finally:
+        for net, mode in zip(nets, modes):
+            net.train(mode)
+
+
+def write_images(images: torch.Tensor, out: Path, nrow: int | None = None) -> None:
+    """(N, C, H, W) in [-1, 1] -> a PNG grid (``nrow`` images per row) or an .npz with uint8 N x H x W x C
+    under 'images', chosen by the suffix of ``out``."""
+    if Path(out).suffix.lower() == ".png":
+        save_image_grid(images, out, nrow=nrow)
+    else:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, images=to_uint8(images))
+        atomic_write_bytes(out, buf.getvalue())
 
 
 def human_duration(seconds: float) -> str:

@@ -37,7 +37,7 @@ def _tiny_config_fixture():
 
 def tiny_config(**overrides):
     """A run that takes a second or two on CPU: small models, few steps, digits at 28 px."""
-    from gankit.train.run import resolve_config
+    from gankit.app.training import resolve_config
 
     base = {"steps": 4, "batch_size": 16, "model.width": 8, "model.z_dim": 8, "log.log_every": 2,
             "log.sample_every": 2, "log.checkpoint_every": 2, "log.n_samples": 8, "log.progress": False,

@@ -1,5 +1,5 @@
 """The bad-input catalogue: every case must end in one line naming the problem, a non-zero exit, no
-traceback, and nothing partial written. Cases run the real CLI in-process (``gankit.cli.main``); a few
+traceback, and nothing partial written. Cases run the real CLI in-process (``gankit.app.cli.main``); a few
 are repeated in a subprocess at the end to prove that no traceback reaches the terminal.
 
 docs/reliability.md lists these cases; keep the two in step.
@@ -22,8 +22,8 @@ import torch
 import yaml
 from PIL import Image
 
-from gankit.cli import main
-from gankit.train.checkpoint import list_checkpoints
+from gankit.app.cli import main
+from gankit.engine.checkpoint import list_checkpoints
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = ["--steps", "2", "--batch-size", "4", "--quiet", "--set", "model.width=8", "--set", "model.z_dim=8",
@@ -640,7 +640,7 @@ def test_real_process_prints_one_line_and_no_traceback(argv, needle, tmp_path):
 
 
 def test_disk_full_while_logging_stops_with_one_line_and_keeps_the_checkpoints(tmp_path, capsys, monkeypatch):
-    from gankit.train import callbacks
+    from gankit.engine import callbacks
 
     def full_after_two_lines(path, mode="r", *args, **kwargs):
         if str(path).endswith("metrics.jsonl") and "a" in mode and full_after_two_lines.calls >= 2:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gankit.cli import main
+from gankit.app.cli import main
 
 TINY = ["--steps", "2", "--batch-size", "16", "--set", "model.width=8", "--set", "model.z_dim=8",
         "--set", "data.limit=64", "--set", "log.progress=false", "--quiet"]

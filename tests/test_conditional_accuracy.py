@@ -10,9 +10,9 @@ docs/recipes.md. This test keeps the mechanism honest in CI: projection-cgan aft
 import pytest
 import torch
 
-from gankit.cli import main
+from gankit.app.cli import main
 from gankit.metrics.evaluate import classify
-from gankit.train.run import load_run, resolve_config, train
+from gankit.app.training import load_run, resolve_config, train
 
 
 @pytest.mark.slow

@@ -3,7 +3,7 @@ import yaml
 
 from gankit import config as cfgmod
 from gankit.errors import ConfigError
-from gankit.train.run import resolve_config
+from gankit.app.training import resolve_config
 
 
 def test_defaults_validate_and_round_trip(tmp_path):

@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from gankit.cli import main
+from gankit.app.cli import main
 from gankit.recipes import RECIPES
-from gankit.train.run import load_run
+from gankit.app.training import load_run
 
 EXPECTED = {"mlp-gan", "dcgan", "wgan", "wgan-gp", "lsgan", "hinge", "sngan", "cgan", "projection-cgan",
             "acgan", "infogan"}
@@ -48,7 +48,7 @@ def test_recipe_trains_on_mnist_from_the_cli(name, mnist_root, tmp_path):
     torch.testing.assert_close(load_run(out).sample(6, seed=5, y=y), x)  # same seed, same images
 
     # checkpoint round-trip: the generator loaded from disk is the trained one (the EMA copy when on)
-    from gankit.train.checkpoint import list_checkpoints, load_checkpoint
+    from gankit.engine.checkpoint import list_checkpoints, load_checkpoint
 
     weights, _ = load_checkpoint(list_checkpoints(out)[-1], networks_only=True)
     assert ("G_ema" in weights) == cfg.ema.enabled

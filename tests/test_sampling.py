@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.cli import main
+from gankit.app.cli import main
 from gankit.sampling import class_grid, code_sweep, interpolation
-from gankit.train.run import load_run, train
+from gankit.app.training import load_run, train
 from gankit.utils import to_uint8
 
 

@@ -17,9 +17,10 @@ from gankit.data.dataset import BatchSampler, ImageDataset, fit_images, to_uint8
 from gankit.data.files import load_array, load_folder
 from gankit.data.idx import CLASS_NAMES, load_idx_dataset
 from gankit.errors import DataError
-from gankit.registry import Registry, unknown_name_message
+from gankit.registry import IMPORT_PATH, Registry, unknown_name_message
 
-DATASETS: Registry[Callable[[DataConfig], ImageDataset]] = Registry("dataset")
+# A plugin (``--data mypkg.data:load``) is a function from the data config to an ImageDataset.
+DATASETS: Registry[Callable[[DataConfig], ImageDataset]] = Registry("dataset", plugins=True)
 
 __all__ = ["DATASETS", "BatchSampler", "ImageDataset", "load_dataset"]
 
@@ -54,8 +55,10 @@ DATASETS.add("fashion-mnist", _idx_loader("fashion-mnist"),
 
 
 def load_dataset(cfg: DataConfig) -> ImageDataset:
-    if cfg.name in DATASETS:
+    if cfg.name in DATASETS or (IMPORT_PATH.fullmatch(cfg.name) and not Path(cfg.name).exists()):
         ds = DATASETS.get(cfg.name)(cfg)
+        if not isinstance(ds, ImageDataset):
+            raise DataError(f"dataset {cfg.name!r} returned a {type(ds).__name__}, not a gankit.data.ImageDataset")
     else:
         path = Path(cfg.name).expanduser()
         looks_like_path = any(ch in cfg.name for ch in "/\\.") or path.exists()

@@ -1,8 +1,10 @@
 """Adversarial losses by name.
 
-The engine never names a loss: it asks the loss object for the discriminator's and the generator's
-terms. Most losses only need the logits, so they override ``d_terms``/``g_term``; losses with
-auxiliary heads (ACGAN, InfoGAN) override ``discriminator_loss``/``generator_loss`` and call D themselves.
+The engine never names a loss: the ``gan`` task asks the loss object for the discriminator's and the
+generator's terms. Most losses only need the logits, so they override ``d_terms``/``g_term``; losses
+with auxiliary heads (ACGAN, InfoGAN) override ``discriminator_loss``/``generator_loss`` and call D
+themselves. A loss whose generator term needs real images too (relativistic losses, feature matching)
+sets ``sees_real_in_g_step`` and receives the real batch of the step in ``generator_loss``.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import torch
 from torch import nn
 
 from gankit.config import LossConfig
+from gankit.errors import ConfigError
 from gankit.registry import Registry
 
 Stats = dict[str, torch.Tensor]  # detached scalars; read with .item() only when logged
@@ -27,7 +30,10 @@ class GANLoss:
         return loss, {"d_loss": loss.detach(), "d_real": real_logits.detach().mean(),
                       "d_fake": fake_logits.detach().mean()}
 
-    def generator_loss(self, D: nn.Module, fake: torch.Tensor, y_fake: torch.Tensor | None
+    sees_real_in_g_step = False
+
+    def generator_loss(self, D: nn.Module, fake: torch.Tensor, y_fake: torch.Tensor | None,
+                       real: torch.Tensor | None = None, y_real: torch.Tensor | None = None
                        ) -> tuple[torch.Tensor, Stats]:
         loss = self.g_term(D(fake, y_fake))
         return loss, {"g_loss": loss.detach()}
@@ -58,11 +64,15 @@ class GANLoss:
         raise NotImplementedError
 
 
-LOSSES: Registry[Callable[[LossConfig], GANLoss]] = Registry("loss")
+# A plugin (``--set loss.name=mypkg.losses:my_loss``) is a function or a GANLoss subclass called with the loss config.
+LOSSES: Registry[Callable[[LossConfig], GANLoss]] = Registry("loss", plugins=True, kind_of=GANLoss)
 
 
 def build_loss(cfg: LossConfig) -> GANLoss:
-    return LOSSES.get(cfg.name)(cfg)
+    loss = LOSSES.get(cfg.name)(cfg)
+    if not isinstance(loss, GANLoss):
+        raise ConfigError(f"loss {cfg.name!r} built a {type(loss).__name__}, not a gankit.losses.GANLoss")
+    return loss
 
 
-from gankit.losses import aux, bce, hinge, lsgan, wgan  # noqa: E402,F401  (register the built-in losses)
+from gankit.losses import aux, bce, hinge, lsgan, relativistic, wgan  # noqa: E402,F401  (register the built-in losses)

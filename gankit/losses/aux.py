@@ -62,7 +62,7 @@ class ACGANLoss(AuxLoss):
                       "d_class_acc": acc.detach(), "d_real": real_logits.detach().mean(),
                       "d_fake": fake_logits.detach().mean()}
 
-    def generator_loss(self, D, fake, y_fake) -> tuple[torch.Tensor, Stats]:
+    def generator_loss(self, D, fake, y_fake, real=None, y_real=None) -> tuple[torch.Tensor, Stats]:
         logits, aux = self._forward(D, fake, None)
         adv = self.base.g_term(logits)
         cls = F.cross_entropy(aux, y_fake)
@@ -99,7 +99,7 @@ class InfoGANLoss(AuxLoss):
         return loss, {"d_loss": loss.detach(), "d_adv": adv.detach(), "info_loss": info.detach(),
                       "d_real": real_logits.detach().mean(), "d_fake": fake_logits.detach().mean()}
 
-    def generator_loss(self, D, fake, y_fake) -> tuple[torch.Tensor, Stats]:
+    def generator_loss(self, D, fake, y_fake, real=None, y_real=None) -> tuple[torch.Tensor, Stats]:
         logits, aux = self._forward(D, fake, None)
         adv = self.base.g_term(logits)
         info = self.aux_loss(aux, y_fake)

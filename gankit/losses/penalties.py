@@ -1,4 +1,4 @@
-"""Gradient penalties on D, added to its loss by regularizers (``gankit.train.stabilizers``).
+"""Gradient penalties on D, added to its loss by regularizers (``gankit.tasks.stabilizers``).
 
 gradient_penalty  E[(||grad_x D(x_hat)||_2 - 1)^2], x_hat = e x + (1 - e) G(z), e ~ U(0, 1)
                   (WGAN-GP, Gulrajani et al. 2017; the loss adds lambda times this)

@@ -3,7 +3,7 @@
 D maximises E[D(x)] - E[D(G(z))], an estimate of the Wasserstein-1 distance when D is 1-Lipschitz;
 G minimises -E[D(G(z))]. The Lipschitz constraint is not part of the loss: it comes from weight
 clipping (``reg.weight_clip``, the original paper) or the gradient penalty (``reg.gp_weight``,
-WGAN-GP, Gulrajani et al. 2017), both in ``gankit.train.stabilizers``.
+WGAN-GP, Gulrajani et al. 2017), both in ``gankit.tasks.stabilizers``.
 """
 
 from __future__ import annotations

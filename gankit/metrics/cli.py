@@ -59,7 +59,7 @@ def _source(args: argparse.Namespace):
         import torch
 
         from gankit.data import DATASETS
-        from gankit.train.run import load_run
+        from gankit.engine.rundir import load_run
 
         run = load_run(src, args.checkpoint, args.device)
         n = args.num_samples or DEFAULT_RUN_SAMPLES

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from gankit.train.callbacks import Callback, Checkpointer, MetricsLog
-from gankit.utils import atomic_write_text
+from gankit.engine.callbacks import Callback, Checkpointer, MetricsLog
+from gankit.utils import atomic_write_text, eval_mode
 
 if TYPE_CHECKING:
-    from gankit.train.engine import Trainer
+    from gankit.engine.trainer import Trainer
 
 
 class EvalCallback(Callback):
@@ -71,22 +71,11 @@ class EvalCallback(Callback):
 
     @torch.no_grad()
     def samples(self, trainer: "Trainer") -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Images from fixed latents (the same every evaluation, so numbers over time are comparable)."""
-        n, zdim = trainer.config.eval.n_samples, trainer.config.model.z_dim
-        gen = torch.Generator().manual_seed(trainer.config.train.seed + 10_000)
-        z = torch.randn(n, zdim, generator=gen)
-        labels = torch.arange(n) % trainer.num_classes if trainer.num_classes else None
-        codes = trainer.code_sampler(n).cpu() if labels is None and trainer.code_sampler is not None else None
-        G = trainer.sampling_generator
-        was_training = G.training
-        G.eval()
-        out = []
-        for i in range(0, n, 500):
-            y = labels if labels is not None else codes
-            yb = None if y is None else y[i : i + 500].to(trainer.device)
-            out.append(G(z[i : i + 500].to(trainer.device), yb).float().cpu())
-        G.train(was_training)
-        return torch.cat(out), labels
+        """The task's evaluation images: from fixed latents, so numbers over time are comparable."""
+        nets = trainer.sampling_networks()
+        with eval_mode(*nets.values()):
+            return trainer.task.evaluation_samples(nets, trainer.config.eval.n_samples,
+                                                   trainer.config.train.seed + 10_000)
 
     def evaluate(self, trainer: "Trainer") -> dict[str, float]:
         from gankit.metrics import evaluate
@@ -111,7 +100,7 @@ class EvalCallback(Callback):
         return results
 
     def keep_best(self, trainer: "Trainer", fid: float) -> None:
-        from gankit.train.checkpoint import list_checkpoints
+        from gankit.engine.checkpoint import list_checkpoints
 
         if self.checkpointer is None:
             return

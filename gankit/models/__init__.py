@@ -12,19 +12,30 @@ from collections.abc import Callable
 from torch import nn
 
 from gankit.config import ModelConfig
+from gankit.errors import ConfigError
 from gankit.registry import Registry
 
 Builder = Callable[[ModelConfig, tuple[int, int, int], int], nn.Module]
-GENERATORS: Registry[Builder] = Registry("generator")
-DISCRIMINATORS: Registry[Builder] = Registry("discriminator")
+# A plugin (``--set model.generator=mypkg.nets:MyGenerator``) is an nn.Module class or a function, called
+# like a builder: (model config, (C, H, W), number of classes).
+GENERATORS: Registry[Builder] = Registry("generator", plugins=True, kind_of=nn.Module)
+DISCRIMINATORS: Registry[Builder] = Registry("discriminator", plugins=True, kind_of=nn.Module)
 
 
 def build_generator(cfg: ModelConfig, shape: tuple[int, int, int], num_classes: int = 0) -> nn.Module:
-    return GENERATORS.get(cfg.generator)(cfg, shape, num_classes)
+    return _build(GENERATORS, cfg.generator, cfg, shape, num_classes)
 
 
 def build_discriminator(cfg: ModelConfig, shape: tuple[int, int, int], num_classes: int = 0) -> nn.Module:
-    return DISCRIMINATORS.get(cfg.discriminator)(cfg, shape, num_classes)
+    return _build(DISCRIMINATORS, cfg.discriminator, cfg, shape, num_classes)
+
+
+def _build(registry: Registry[Builder], name: str, cfg: ModelConfig, shape: tuple[int, int, int],
+           num_classes: int) -> nn.Module:
+    net = registry.get(name)(cfg, shape, num_classes)
+    if not isinstance(net, nn.Module):
+        raise ConfigError(f"{registry.kind} {name!r} built a {type(net).__name__}, not a torch nn.Module")
+    return net
 
 
 from gankit.models import dcgan, mlp, resnet  # noqa: E402,F401  (register the built-in architectures)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gankit.train.callbacks import Callback
+from gankit.engine.callbacks import Callback
+from gankit.engine.rundir import Run
+from gankit.report.html import write_report
 
 if TYPE_CHECKING:
-    from gankit.train.engine import Trainer
+    from gankit.engine.trainer import Trainer
 
 
 class ReportWriter(Callback):
@@ -19,9 +21,6 @@ class ReportWriter(Callback):
         self.path: Path | None = None
 
     def on_end(self, trainer: "Trainer") -> None:
-        from gankit.report.html import write_report
-        from gankit.train.run import Run
-
         self.path = write_report(self.run_dir, run=Run(self.run_dir, trainer=trainer))
         if not self.quiet:
             print(f"report: {self.path} (open it in a browser; progress.gif beside it)")

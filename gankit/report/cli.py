@@ -1,4 +1,4 @@
-"""``gankit report`` and ``gankit compare`` (registered through gankit.cli.COMMAND_MODULES)."""
+"""``gankit report`` and ``gankit compare`` (registered through gankit.app.cli.COMMAND_MODULES)."""
 
 from __future__ import annotations
 

@@ -126,7 +126,7 @@ def _labels(dirs: list[Path]) -> list[str]:
 def compare_runs(run_dirs: list[str | Path], keys: list[str] | None = None,
                  max_keys: int = DEFAULT_MAX_KEYS) -> Comparison:
     """Read several run directories. ``keys``: what to plot (default: metrics first, then losses)."""
-    from gankit.train.run import read_run_dir
+    from gankit.engine.rundir import read_run_dir
 
     if not run_dirs:
         raise GankitError("compare needs at least one run directory")

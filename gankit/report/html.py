@@ -24,7 +24,7 @@ from gankit.report.series import Series, read_series
 from gankit.utils import atomic_write_text, human_duration
 
 if TYPE_CHECKING:
-    from gankit.train.run import Run
+    from gankit.engine.rundir import Run
 
 SECTIONS = [("summary", "Summary"), ("samples", "Samples"), ("progress", "Samples over training"),
             ("losses", "Losses"), ("metrics", "Metrics"), ("stats", "Training statistics"),
@@ -154,7 +154,7 @@ class _Page:
 def _load_generator_run(run_dir: Path, run: "Run | None") -> tuple["Run | None", str]:
     if run is not None:
         return run, ""
-    from gankit.train.run import load_run
+    from gankit.engine.rundir import load_run
 
     try:
         return load_run(run_dir), ""
@@ -165,7 +165,7 @@ def _load_generator_run(run_dir: Path, run: "Run | None") -> tuple["Run | None",
 def build_report(run_dir: str | Path, run: "Run | None" = None, max_frames: int = 48, seed: int = 0) -> str:
     """The report page as a string. ``run``: a loaded run to sample from (default: the latest checkpoint)."""
     from gankit.recipes import RECIPES
-    from gankit.train.run import read_run_dir
+    from gankit.engine.rundir import read_run_dir
 
     run_dir = Path(run_dir)
     config, meta = read_run_dir(run_dir)

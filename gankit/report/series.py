@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gankit.train.callbacks import read_metrics
+from gankit.engine.callbacks import read_metrics
 
 INDEX_KEYS = ("step", "epoch", "time")
 SPEED_KEY = "images_per_s"

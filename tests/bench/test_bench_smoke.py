@@ -32,7 +32,7 @@ def test_tutorial_loop_does_the_same_work_as_gankit(arch, tiny_config):
     """Same parameter count and the same counted FLOPs per step: images/s compare equal work."""
     from torch.utils.flop_counter import FlopCounterMode
 
-    from gankit.train.engine import Trainer
+    from gankit.engine.trainer import Trainer
 
     cfg = tiny_config(recipe=arch, batch_size=16, **{"model.width": 64, "model.z_dim": 100, "guard.enabled": False})
     t = Trainer(cfg)

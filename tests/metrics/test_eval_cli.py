@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gankit.cli import main
+from gankit.app.cli import main
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import json
 import pytest
 
 import gankit
-from gankit.train.callbacks import read_metrics
+from gankit.engine.callbacks import read_metrics
 
 
 @pytest.mark.slow

@@ -52,11 +52,11 @@ def values_equal(a: list, b: list) -> bool:
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory) -> Path:
-    """A 6-step class-conditional DCGAN on the embedded digits, trained through gankit.train with the
+    """A 6-step class-conditional DCGAN on the embedded digits, trained through gankit.engine with the
     default viewers on (report, TensorBoard), then given evaluation lines the way the metrics callback
     would write them, and reported again."""
     import gankit
-    from gankit.train.run import resolve_config
+    from gankit.app.training import resolve_config
 
     if "finished_run" in _CACHE:  # one training per session, however many modules import the fixture
         return _CACHE["finished_run"]

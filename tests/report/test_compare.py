@@ -9,9 +9,9 @@ import pytest
 from report_helpers import append_metrics, values_equal
 from report_helpers import finished_run, run_copy  # noqa: F401  (fixtures)
 
-from gankit.cli import main
+from gankit.app.cli import main
 from gankit.report import compare_runs
-from gankit.train.callbacks import read_metrics
+from gankit.engine.callbacks import read_metrics
 
 
 def _logged(run_dir, key, x):

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gankit.train import Trainer
-from gankit.train.callbacks import Callback, MetricsLog, Progress
+from gankit.engine import Trainer
+from gankit.engine.callbacks import Callback, MetricsLog, Progress
 
 
 class FakeEval(Callback):

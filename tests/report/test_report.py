@@ -15,10 +15,10 @@ from PIL import Image
 from report_helpers import values_equal
 from report_helpers import browser, finished_run, run_copy  # noqa: F401  (fixtures)
 
-from gankit.cli import main
+from gankit.app.cli import main
 from gankit.report import write_report
 from gankit.report.images import sample_frames
-from gankit.train.callbacks import read_metrics
+from gankit.engine.callbacks import read_metrics
 
 
 class _Collect(HTMLParser):
@@ -153,7 +153,7 @@ def test_report_errors_are_one_line(args, message, run_copy, tmp_path, capsys):
 
 def test_unconditional_run_with_codes_gets_interpolations_but_no_class_grid(tmp_path):
     import gankit
-    from gankit.train.run import resolve_config
+    from gankit.app.training import resolve_config
     from report_helpers import tiny_overrides
 
     run_dir = tmp_path / "infogan"

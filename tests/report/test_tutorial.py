@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import gankit
-from gankit.cli import main
+from gankit.app.cli import main
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 TINY_FLAGS = ["--steps", "2", "--batch-size", "8", "--set", "data.limit=64", "--set", "log.n_samples=4",
@@ -45,7 +45,7 @@ def test_tutorial_lists_the_classic_programs():
 def test_tutorial_commands_run_as_written(mnist_root, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
-    real_train = gankit.train
+    real_train = gankit.engine
     monkeypatch.setattr(gankit, "train", lambda *a, **kw: real_train(*a, **{**kw, **TINY_KWARGS}))
     data_root = str(mnist_root)
     ran = []

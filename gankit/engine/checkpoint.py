@@ -31,7 +31,7 @@ from safetensors.torch import save as save_bytes
 from gankit.errors import CheckpointError, GankitError, first_line
 from gankit.utils import fsync_dir
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: state parts named by the task engine (optim.G, data, task, ...); 1 still loads
 CKPT_RE = re.compile(r"^step-(\d{8})$")
 TENSOR_FILES = ("weights.safetensors", "state.safetensors")
 PARTIAL_PREFIXES = (".tmp-step-", ".del-step-", ".old-step-")

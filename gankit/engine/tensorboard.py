@@ -17,11 +17,11 @@ from PIL import Image
 
 from gankit.errors import GankitError
 from gankit.report.series import is_metric_key, is_speed_key
-from gankit.train.callbacks import Callback, MetricsLog
+from gankit.engine.callbacks import Callback, MetricsLog
 
 if TYPE_CHECKING:
     from gankit.losses import Stats
-    from gankit.train.engine import Trainer
+    from gankit.engine.trainer import Trainer
 
 LOG_SUBDIR = "tensorboard"
 

@@ -7,12 +7,12 @@ import signal
 import pytest
 import torch
 
-from gankit.cli import main
+from gankit.app.cli import main
 from gankit.errors import GankitError
-from gankit.train import callbacks as cb
-from gankit.train.checkpoint import list_checkpoints, load_checkpoint
-from gankit.train.engine import Trainer
-from gankit.train.run import _run_training, resume, train
+from gankit.engine import callbacks as cb
+from gankit.engine.checkpoint import list_checkpoints, load_checkpoint
+from gankit.engine.trainer import Trainer
+from gankit.app.training import _run_training, resume, train
 
 
 @pytest.fixture(autouse=True)
@@ -242,7 +242,7 @@ def test_resume_refuses_changes_that_make_another_run(tmp_path, tiny_config):
 def test_disk_full_mid_run_keeps_every_checkpoint_intact_and_resumes_exactly(tmp_path, tiny_config, monkeypatch):
     import errno
 
-    from gankit.train import checkpoint as ck
+    from gankit.engine import checkpoint as ck
 
     cfg = tiny_config(steps=6, **{"log.checkpoint_every": 1, "log.keep_checkpoints": 10})
     _fit(cfg, tmp_path / "a")

@@ -31,7 +31,7 @@ from gankit.errors import Interrupted
 from gankit.losses import Stats
 
 if TYPE_CHECKING:
-    from gankit.train.engine import Trainer
+    from gankit.engine.trainer import Trainer
 
 
 def _clone(obj: Any) -> Any:
@@ -85,7 +85,7 @@ class DivergenceGuard:
             if isinstance(v, torch.Tensor) and v.is_floating_point():
                 names.append(k)
                 tensors.append(v.detach())
-        for net_name, net in trainer.networks().items():
+        for net_name, net in trainer.networks.items():
             for p_name, p in net.named_parameters():
                 names.append(f"weight {net_name}.{p_name}")
                 tensors.append(p.detach())
@@ -117,10 +117,10 @@ class DivergenceGuard:
     # snapshots and rollback (in memory)
 
     def _parts(self, trainer: "Trainer") -> dict[str, Any]:
-        # the sampler and RNG are left out on purpose: after a rollback the run moves on to new data
-        parts: dict[str, Any] = dict(trainer.networks())
-        for name, obj in trainer.stateful_parts().items():
-            if obj is not trainer.sampler and obj is not self and not _is_callback(trainer, obj):
+        # the data order, RNG and callbacks are left out on purpose: after a rollback the run moves on to new data
+        parts: dict[str, Any] = dict(trainer.networks)
+        for name, obj in trainer.state_parts().items():
+            if name.startswith("optim.") or name == "task":
                 parts[name] = obj
         return parts
 
@@ -136,7 +136,7 @@ class DivergenceGuard:
             if name in self._snapshot:
                 obj.load_state_dict(_clone(self._snapshot[name]))
         trainer.step = self._snapshot["__fixed__"]["step"]
-        for opt in trainer.optimizers():  # a stale gradient must not count as "non-finite" next time
+        for opt in trainer.task.optimizers.values():  # a stale gradient must not count as "non-finite" next time
             opt.zero_grad(set_to_none=True)
 
     # ------------------------------------------------------------------------------------------
@@ -157,9 +157,10 @@ class DivergenceGuard:
 
         bad_step = trainer.step
         self.failures += 1
-        lrs = [[g["lr"] for g in opt.param_groups] for opt in trainer.optimizers()]
+        optimizers = list(trainer.task.optimizers.values())
+        lrs = [[g["lr"] for g in opt.param_groups] for opt in optimizers]
         self.rollback(trainer)
-        for opt, opt_lrs in zip(trainer.optimizers(), lrs):  # lowered rates survive older snapshots
+        for opt, opt_lrs in zip(optimizers, lrs):  # lowered rates survive older snapshots
             for group, lr in zip(opt.param_groups, opt_lrs):
                 group["lr"] = lr
         record: dict[str, Any] = {"event": "nonfinite", "what": bad, "bad_step": bad_step,
@@ -170,13 +171,13 @@ class DivergenceGuard:
                             f"non-finite {bad})")
             record["action"] = "stop"
         elif self.cfg.action == "lower_lr":
-            for opt in trainer.optimizers():
+            for opt in optimizers:
                 for group in opt.param_groups:
                     group["lr"] = group["lr"] * self.cfg.lr_factor
             record["action"] = "lower_lr"
         else:
             record["action"] = "skip"
-        record["lr"] = [g["lr"] for opt in trainer.optimizers() for g in opt.param_groups]
+        record["lr"] = [g["lr"] for opt in optimizers for g in opt.param_groups]
         _log_event(trainer, record)
         if not self.stopped:
             what = ("lowered the learning rates to " + ", ".join(f"{lr:.3g}" for lr in record["lr"])
@@ -191,11 +192,7 @@ class DivergenceGuard:
     @torch.no_grad()
     def diversity(self, trainer: "Trainer") -> float:
         """Mean pairwise L2 distance between the samples of the fixed latent batch."""
-        G = trainer.sampling_generator
-        was_training = G.training
-        G.eval()  # eval: no BatchNorm statistics update, no RNG use, so training is unaffected
-        x = G(trainer.fixed_z, trainer.fixed_y).flatten(1).float()
-        G.train(was_training)
+        x = trainer.preview().flatten(1).float()  # eval mode: training is unaffected
         n = len(x)
         if n < 2:
             return 0.0
@@ -228,13 +225,9 @@ class DivergenceGuard:
         self.collapsed = bool(state["collapsed"])
 
 
-def _is_callback(trainer: "Trainer", obj: Any) -> bool:
-    return any(obj is cb for cb in trainer.callbacks)
-
-
 def _log_event(trainer: "Trainer", record: dict[str, Any]) -> None:
     """Write an event line to metrics.jsonl through the run's MetricsLog, when there is one."""
-    from gankit.train.callbacks import MetricsLog
+    from gankit.engine.callbacks import MetricsLog
 
     for cb in trainer.callbacks:
         if isinstance(cb, MetricsLog):

@@ -1,8 +1,8 @@
-"""Runs: resolve a config, train it into a run directory, and load a finished run to sample from.
+"""Training runs, start to finish: resolve a config, own a run directory, train into it, resume it.
 
-A run directory holds everything needed to understand and repeat the run:
-``config.yaml`` (resolved), ``run.json`` (data shape and classes), ``metrics.jsonl``,
-``samples/*.png`` (fixed-latent grids), ``loss_curve.png``, ``checkpoints/step-*/``, ``summary.json``.
+This is the top floor: it wires the engine's callbacks to the features (evaluation, TensorBoard, the
+HTML report) and decides what a run directory may hold. ``run_config`` is the one entry point that
+trains a resolved config; ``train`` and ``resume`` (and the CLI) resolve one and call it.
 """
 
 from __future__ import annotations
@@ -11,23 +11,25 @@ import json
 import re
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from gankit import config as cfgmod
 from gankit.config import Config
-from gankit.errors import CheckpointError, ConfigError, GankitError, Interrupted, TrainingDiverged, \
-    first_line
+from gankit.data import ImageDataset
+from gankit.engine import callbacks as cb
+from gankit.engine.checkpoint import clean_partial, latest_intact_checkpoint, list_checkpoints, load_checkpoint, \
+    load_network
+from gankit.engine.rundir import RUN_FORMAT_VERSION, Run, read_run_meta
+from gankit.engine.tensorboard import TensorBoard
+from gankit.engine.trainer import Trainer
+from gankit.errors import CheckpointError, ConfigError, GankitError, Interrupted, TrainingDiverged
+from gankit.metrics.evaluate import parse_metrics
+from gankit.metrics.hook import EvalCallback
 from gankit.recipes import DEFAULT_RECIPE, RECIPES
-from gankit.train import callbacks as cb
-from gankit.train.checkpoint import check_format_version, clean_partial, latest_intact_checkpoint, list_checkpoints, \
-    load_checkpoint, load_network
-from gankit.train.engine import Trainer, check_run_dir_free
-from gankit.utils import atomic_write_text, remove_temporaries, resolve_device
-
-RUN_FORMAT_VERSION = 1
+from gankit.report.callback import ReportWriter
+from gankit.utils import atomic_write_text, remove_temporaries, resolve_threads
 
 # Short names used by the library call and the CLI flags, mapped to config keys.
 SHORTCUTS: dict[str, tuple[str, ...]] = {
@@ -63,7 +65,16 @@ def resolve_config(recipe: str | None = None, config: str | Path | dict[str, Any
                   for k, v in layer["train"].items()}
     if any(user_train.get(k) is not None for k in ("steps", "epochs", "max_time")):
         recipe_layer["train"] = {k: v for k, v in recipe_layer.get("train", {}).items() if k != "steps"}
-    return cfgmod.build_config(recipe_layer, file_layer, override_layer, {"recipe": name})
+    return check_config(cfgmod.build_config(recipe_layer, file_layer, override_layer, {"recipe": name}))
+
+
+def check_config(cfg: Config) -> Config:
+    """What the typed config cannot check by itself, because it needs a floor above it: metric names."""
+    try:
+        cfg.eval.metrics = ",".join(parse_metrics(cfg.eval.metrics))
+    except ConfigError as exc:
+        raise ConfigError(f"config: eval.metrics: {exc}") from None
+    return cfg
 
 
 def _flatten_shortcuts(overrides: dict[str, Any]) -> dict[str, Any]:
@@ -84,28 +95,48 @@ def default_run_dir(config: Config) -> Path:
 
 
 def train(config: Config | dict[str, Any] | str | Path | None = None, *, recipe: str | None = None,
-          quiet: bool = False, progress: bool | None = None, **overrides: Any) -> "Run":
+          quiet: bool = False, progress: bool | None = None, **overrides: Any) -> Run:
     """Train a GAN and return the finished run.
 
     ``config`` is a Config, a nested dict, or a YAML/JSON file; keyword overrides take the CLI's
     short names (``data="mnist"``, ``steps=500``, ``lr=1e-4``) or dotted keys via a dict.
+    The same call again continues a run that was interrupted (killed, crashed) in the same directory.
     """
     if isinstance(config, Config):
-        cfg = cfgmod.build_config(config.to_dict(), cfgmod.dotted_to_nested(_flatten_shortcuts(overrides)))
+        cfg = check_config(cfgmod.build_config(config.to_dict(), cfgmod.dotted_to_nested(_flatten_shortcuts(overrides))))
     else:
         cfg = resolve_config(recipe, config, overrides)
+    return run_config(cfg, resume=is_interrupted_run(default_run_dir(cfg)), quiet=quiet, progress=progress)
+
+
+def run_config(cfg: Config, *, resume: bool = False, callbacks: Sequence[cb.Callback] = (),
+               dataset: ImageDataset | None = None, quiet: bool = False, progress: bool | None = None) -> Run:
+    """Train a resolved config into its run directory (``cfg.out``, or runs/NAME) and return the run.
+
+    ``resume``: continue the directory's interrupted run from its newest intact checkpoint, exactly
+    (the config must describe the same run, up to RESUMABLE_KEYS); otherwise the directory must be
+    new or empty. ``callbacks`` run after the run's own (logs, grids, checkpoints, progress, summary);
+    ``dataset`` replaces loading ``cfg.data``. Data and networks are built before anything is written.
+    """
     run_dir = default_run_dir(cfg)
-    if is_interrupted_run(run_dir):  # the same command again continues an interrupted run
-        saved = _saved_config(run_dir)
-        changed = config_changes(saved, cfg)
+    cfg.train.threads = resolve_threads(cfg.train.threads)  # recorded in config.yaml: the run says what it used
+    if resume:
+        changed = config_changes(_saved_config(run_dir), cfg)
         if changed:
             raise GankitError(f"{run_dir} holds an interrupted run with another config ({changed}); continue it "
                               f"with --resume {run_dir} or choose another --out")
-        trainer = Trainer(cfg)
-        return _run_training(trainer, run_dir, quiet=quiet, progress=progress, resume=True)
-    trainer = Trainer(cfg)  # loads data and builds models before anything is written
-    check_run_dir_free(run_dir)
-    return _run_training(trainer, run_dir, quiet=quiet, progress=progress)
+    trainer = Trainer(cfg, dataset)
+    if not resume:
+        check_run_dir_free(run_dir)
+    return _run_training(trainer, run_dir, quiet=quiet, progress=progress, resume=resume, extra=callbacks)
+
+
+def check_run_dir_free(path: Path) -> None:
+    if path.exists() and not path.is_dir():
+        raise GankitError(f"--out {path} is a file, not a directory; choose another --out")
+    if path.exists() and any(path.iterdir()):
+        raise GankitError(f"run directory {path} already exists and is not empty; choose another --out "
+                          f"(or --resume it)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -116,7 +147,7 @@ RESUMABLE_KEYS = ("train.steps", "train.epochs", "train.max_time", "train.device
                   "out", "name")
 
 
-def resume(run_dir: str | Path, *, quiet: bool = False, progress: bool | None = None, **overrides: Any) -> "Run":
+def resume(run_dir: str | Path, *, quiet: bool = False, progress: bool | None = None, **overrides: Any) -> Run:
     """Continue a run from its newest intact checkpoint, exactly where it stopped.
 
     Overrides may only extend or limit the run (``steps``, ``epochs``, ``max_time``) or move it
@@ -132,8 +163,7 @@ def resume(run_dir: str | Path, *, quiet: bool = False, progress: bool | None = 
     if "out" in flat and Path(str(flat["out"])).resolve() != run_dir.resolve():
         raise GankitError(f"--out {flat['out']} differs from the run being resumed ({run_dir}); leave --out out")
     cfg = cfgmod.build_config(saved.to_dict(), cfgmod.dotted_to_nested(flat), {"out": str(run_dir)})
-    trainer = Trainer(cfg)
-    return _run_training(trainer, run_dir, quiet=quiet, progress=progress, resume=True)
+    return run_config(cfg, resume=True, quiet=quiet, progress=progress)
 
 
 def _saved_config(run_dir: Path) -> Config:
@@ -144,7 +174,7 @@ def _saved_config(run_dir: Path) -> Config:
         raise CheckpointError(f"{run_dir} is not a gankit run directory (no config.yaml)")
     meta_file = run_dir / "run.json"
     if meta_file.is_file():
-        _read_run_meta(meta_file, run_dir)
+        read_run_meta(meta_file, run_dir)
     return cfgmod.load(cfg_file)
 
 
@@ -204,7 +234,7 @@ def _load_networks(trainer: Trainer, run_dir: Path) -> tuple[Path | None, dict[s
     if ckpt is None:
         return None, {}
     weights, state = load_checkpoint(ckpt)
-    for name, net in trainer.networks().items():
+    for name, net in trainer.networks.items():
         if name not in weights:
             raise CheckpointError(f"{ckpt} holds no weights for {name}; was it written with another config?")
         load_network(net, weights[name], f"{ckpt} ({name})")
@@ -227,13 +257,13 @@ def _truncate_metrics(path: Path, step: int) -> None:
         atomic_write_text(path, "".join(kept))
 
 
-def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool | None,
-                  resume: bool = False) -> "Run":
+def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool | None, resume: bool,
+                  extra: Sequence[cb.Callback]) -> Run:
     cfg = trainer.config
     ds = trainer.dataset
     created = time.strftime("%Y-%m-%dT%H:%M:%S")
     if resume and (run_dir / "run.json").is_file():
-        old = _read_run_meta(run_dir / "run.json", run_dir)
+        old = read_run_meta(run_dir / "run.json", run_dir)
         if list(old.get("shape", [])) != list(trainer.shape) or old.get("dataset_size") != len(ds):
             raise CheckpointError(f"the data of {run_dir} changed since the run started ({old.get('dataset_size')} "
                                   f"images of {old.get('shape')} then, {len(ds)} of {list(trainer.shape)} now)")
@@ -244,8 +274,9 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
     except OSError as exc:
         raise GankitError(f"cannot create run directory {run_dir}: {exc.strerror or exc}") from None
     cfgmod.save(cfg, run_dir / "config.yaml")
-    meta = {"format_version": RUN_FORMAT_VERSION, "shape": list(trainer.shape), "num_classes": trainer.num_classes,
-            "class_names": ds.class_names if trainer.num_classes else [], "dataset": ds.name,
+    num_classes = trainer.task.num_classes
+    meta = {"format_version": RUN_FORMAT_VERSION, "shape": list(trainer.shape), "num_classes": num_classes,
+            "class_names": ds.class_names if num_classes else [], "dataset": ds.name,
             "dataset_size": len(ds), "created": created}
     atomic_write_text(run_dir / "run.json", json.dumps(meta, indent=2))
 
@@ -259,20 +290,14 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
         cb.LossCurves(run_dir),
         cb.Progress(metrics, enabled=show and not quiet),
         cb.Summary(run_dir, quiet=quiet),
-        *trainer.callbacks,
+        *extra,
     ]
     if cfg.eval.every:  # evaluation every N steps (off by default): metrics.jsonl, TensorBoard, best checkpoint
-        from gankit.metrics.hook import EvalCallback
-
         ckpt = next(c for c in trainer.callbacks if isinstance(c, cb.Checkpointer))
         trainer.callbacks.append(EvalCallback(run_dir, metrics, ckpt, quiet=quiet))
     if lc.tensorboard:  # after SampleGrids: it logs the grid that callback just saved
-        from gankit.train.tensorboard import TensorBoard
-
         trainer.callbacks.append(TensorBoard(run_dir, metrics, lc.sample_every))
     if lc.report:  # last, so the page shows every number the other callbacks logged at the end
-        from gankit.report.callback import ReportWriter
-
         trainer.callbacks.append(ReportWriter(run_dir, quiet=quiet))
     if resume:
         if ckpt is not None:
@@ -302,102 +327,3 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
     return Run(run_dir, trainer=trainer)
 
 
-class Run:
-    """A trained run: its directory, config and generator, ready to sample from."""
-
-    def __init__(self, run_dir: str | Path, trainer: Trainer | None = None, checkpoint: str | Path | None = None,
-                 device: str = "cpu"):
-        self.dir = Path(run_dir)
-        if trainer is not None:
-            self.config, self.generator = trainer.config, trainer.sampling_generator
-            self.shape, self.num_classes = trainer.shape, trainer.num_classes
-            self.class_names = trainer.dataset.class_names if self.num_classes else []
-            self.device = trainer.device
-            return
-        self.config, meta = read_run_dir(self.dir)
-        self.shape = tuple(meta["shape"])
-        self.num_classes = int(meta["num_classes"])
-        self.class_names = list(meta.get("class_names", []))
-        self.device = resolve_device(device)
-        ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(self.dir)
-        weights, _ = load_checkpoint(ckpt, networks_only=True)
-        from gankit.models import build_generator
-
-        self.generator = build_generator(self.config.model, self.shape, self.num_classes)
-        name = "G_ema" if "G_ema" in weights else "G"
-        load_network(self.generator, weights[name], f"{ckpt} ({name})")
-        self.generator.to(self.device)
-
-    @classmethod
-    def load(cls, run_dir: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> "Run":
-        return cls(run_dir, checkpoint=checkpoint, device=device)
-
-    def metrics(self) -> list[dict[str, Any]]:
-        """The rows of metrics.jsonl: losses every log_every steps, evaluations, guard events."""
-        return cb.read_metrics(self.dir / "metrics.jsonl")
-
-    @torch.no_grad()
-    def sample(self, n: int, seed: int = 0, y: int | torch.Tensor | None = None, batch_size: int = 500
-               ) -> torch.Tensor:
-        """(n, C, H, W) images in [-1, 1], the same for the same seed."""
-        if n <= 0:
-            raise GankitError(f"number of samples must be positive, got {n}")
-        gen = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.config.model.z_dim, generator=gen)
-        labels = self._labels(n, y, gen)
-        G = self.generator
-        was_training = G.training
-        G.eval()
-        out = []
-        for i in range(0, n, batch_size):
-            zb = z[i : i + batch_size].to(self.device)
-            yb = None if labels is None else labels[i : i + batch_size].to(self.device)
-            out.append(G(zb, yb).float().cpu())
-        G.train(was_training)
-        return torch.cat(out)
-
-    def _labels(self, n: int, y: int | torch.Tensor | None, gen: torch.Generator) -> torch.Tensor | None:
-        if not self.num_classes:
-            if y is not None:
-                raise GankitError("this run is not class-conditional; --class does not apply")
-            return None
-        if y is None:
-            return torch.randint(0, self.num_classes, (n,), generator=gen)
-        labels = torch.full((n,), int(y)) if isinstance(y, int) else y.long()
-        if labels.min() < 0 or labels.max() >= self.num_classes:
-            raise GankitError(f"class must be in 0..{self.num_classes - 1}, got {int(labels.max())}")
-        return labels
-
-
-def read_run_dir(run_dir: Path) -> tuple[Config, dict[str, Any]]:
-    if not run_dir.is_dir():
-        raise CheckpointError(f"run directory not found: {run_dir}")
-    cfg_file, meta_file = run_dir / "config.yaml", run_dir / "run.json"
-    if not cfg_file.is_file() or not meta_file.is_file():
-        raise CheckpointError(f"{run_dir} is not a gankit run directory (needs config.yaml and run.json)")
-    return cfgmod.load(cfg_file), _read_run_meta(meta_file, run_dir)
-
-
-def _read_run_meta(meta_file: Path, run_dir: Path) -> dict[str, Any]:
-    try:
-        meta = json.loads(meta_file.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise CheckpointError(f"{meta_file} is unreadable: {first_line(exc)}") from None
-    check_format_version(meta, RUN_FORMAT_VERSION, f"{meta_file} (is {run_dir} a gankit run directory?)", str(run_dir))
-    shape = meta.get("shape")
-    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)
-            and isinstance(meta.get("num_classes", 0), int)):
-        raise CheckpointError(f"{meta_file} is damaged: it needs 'shape' as [channels, height, width] and an "
-                              f"integer 'num_classes'")
-    return meta
-
-
-def latest_checkpoint(run_dir: Path) -> Path:
-    ckpts = list_checkpoints(run_dir)
-    if not ckpts:
-        raise CheckpointError(f"{run_dir} holds no complete checkpoint yet")
-    return ckpts[-1]
-
-
-def load_run(run_dir: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> Run:
-    return Run.load(run_dir, checkpoint, device)

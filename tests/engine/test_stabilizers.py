@@ -5,8 +5,8 @@ import torch
 
 from gankit.data import ImageDataset
 from gankit.errors import ConfigError
-from gankit.train.engine import Trainer
-from gankit.train.stabilizers import Augment, R1Penalty, diff_augment, rand_cutout, rand_translation
+from gankit.engine.trainer import Trainer
+from gankit.tasks.stabilizers import Augment, R1Penalty, diff_augment, rand_cutout, rand_translation
 
 
 def test_weight_clipping_holds_the_bound(tiny_config):
@@ -49,7 +49,7 @@ def test_ema_decay_and_start(tiny_config):
 
 
 def test_ema_rampup_caps_the_half_life_by_the_images_seen():
-    from gankit.train.stabilizers import EMA
+    from gankit.tasks.stabilizers import EMA
 
     ema = EMA(torch.nn.Linear(2, 2), half_life=10_000, decay=None, batch_size=64, rampup=0.05)
     assert ema.beta(0) == pytest.approx(0.5 ** (64 / (0.05 * 64)))  # about 1e-6: a young EMA is nearly G

@@ -11,14 +11,18 @@ import torch
 
 from gankit.errors import GankitError
 from gankit.losses import Stats
-from gankit.train.checkpoint import save_checkpoint
+from gankit.engine.checkpoint import save_checkpoint
 from gankit.utils import atomic_write_text, human_duration, save_image_grid
 
 if TYPE_CHECKING:
-    from gankit.train.engine import Trainer
+    from gankit.engine.trainer import Trainer
 
 
 class Callback:
+    # A callback with running state (sums over a logging window) names it here; the trainer then saves
+    # its state_dict in every checkpoint as callback.KEY, for exact resume.
+    state_key: str | None = None
+
     def on_start(self, trainer: "Trainer") -> None:
         pass
 
@@ -31,6 +35,7 @@ class Callback:
 
 class MetricsLog(Callback):
     """Appends the mean of each statistic over the last ``every`` steps to metrics.jsonl."""
+    state_key = "metrics"
 
     def __init__(self, run_dir: Path, every: int):
         self.path = Path(run_dir) / "metrics.jsonl"
@@ -55,7 +60,7 @@ class MetricsLog(Callback):
     def flush(self, trainer: "Trainer") -> None:
         now = time.perf_counter()
         record = {k: round(float(v) / self.count, 6) for k, v in self.sums.items()}
-        images = self.count * trainer.config.train.batch_size * (trainer.config.optim.n_critic + 1)
+        images = self.count * trainer.task.images_per_step
         record.update(images_per_s=round(images / max(now - self.window_start, 1e-9), 1))
         self.log(trainer, record)
         self.sums, self.count, self.window_start = {}, 0, now
@@ -97,14 +102,8 @@ class SampleGrids(Callback):
         self.every = every
 
     def grid(self, trainer: "Trainer", name: str) -> Path:
-        G = trainer.sampling_generator
-        was_training = G.training
-        G.eval()
-        with torch.no_grad():
-            images = G(trainer.fixed_z, trainer.fixed_y)
-        G.train(was_training)
         path = self.dir / f"{name}.png"
-        save_image_grid(images, path)
+        save_image_grid(trainer.preview(), path)
         return path
 
     def on_start(self, trainer: "Trainer") -> None:
@@ -126,7 +125,7 @@ class Checkpointer(Callback):
         self.last_step = -1
 
     def save(self, trainer: "Trainer") -> Path:
-        weights = {name: net.state_dict() for name, net in trainer.networks().items()}
+        weights = {name: net.state_dict() for name, net in trainer.networks.items()}
         path = save_checkpoint(self.run_dir, trainer.step, weights, trainer.state_dict(), self.keep, self.protect)
         self.last_step = trainer.step
         return path
@@ -137,7 +136,7 @@ class Checkpointer(Callback):
 
     def on_end(self, trainer: "Trainer") -> None:
         # after a hard interrupt the state may be half a step on; the last periodic checkpoint is exact
-        if trainer.step != self.last_step and not getattr(trainer, "hard_interrupt", False):
+        if trainer.step != self.last_step and not trainer.interrupted_mid_step:
             self.save(trainer)
 
 

@@ -1,14 +1,14 @@
 """Speed settings applied to a built trainer (``perf`` section of the config), around the engine's core.
 
-``apply(trainer)`` is called once, after the stabilizers are attached:
+``apply(trainer)`` is called once, after the task and its EMA copies are built:
 
   perf.channels_last    conv weights in NHWC, oneDNN's native layout on CPU (outputs follow the weights)
-  perf.autocast=bf16    G's and D's forwards run under ``torch.autocast`` in bfloat16; their outputs are
+  perf.autocast=bf16    the task networks' forwards run under ``torch.autocast`` in bfloat16; their outputs are
                         cast back to float32, so losses, penalties and the optimizer stay in fp32
                         (``auto``: only where the CPU/GPU has native bf16, else fp32)
-  perf.compile          ``nn.Module.compile()`` of G and D in place (state_dict keys unchanged)
+  perf.compile          ``nn.Module.compile()`` of the task's networks in place (state_dict keys unchanged)
 
-``perf.fused_optimizer`` and ``perf.reuse_fake`` act where the optimizers are built and in ``train_step``.
+``perf.fused_optimizer`` and ``perf.reuse_fake`` act where the gan task builds its optimizers and phases.
 bench/ measures each against the tutorial-style loops (docs/performance.md).
 """
 
@@ -24,16 +24,15 @@ from torch import nn
 from gankit.errors import ConfigError
 
 if TYPE_CHECKING:
-    from gankit.train.engine import Trainer
+    from gankit.engine.trainer import Trainer
 
 
 def apply(trainer: "Trainer") -> None:
     cfg = trainer.config.perf
-    nets = [trainer.G, trainer.D]
+    nets = list(trainer.task.networks.values())  # the trained ones; EMA copies keep plain fp32 forwards
     if cfg.channels_last:
-        for net in nets + [getattr(trainer, "G_ema", None)]:
-            if net is not None:
-                net.to(memory_format=torch.channels_last)
+        for net in trainer.networks.values():
+            net.to(memory_format=torch.channels_last)
     if cfg.autocast == "bf16" or (cfg.autocast == "auto" and native_bf16(trainer.device.type)):
         check_autocast(cfg.autocast, trainer.device.type)
         for net in nets:

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from gankit.errors import ConfigError, GankitError
-from gankit.train import Trainer, load_run, train
+from gankit.engine import Trainer, load_run, train
 
 
 def _weights(trainer):

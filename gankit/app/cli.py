@@ -17,7 +17,7 @@ from gankit.errors import GankitError
 from gankit.utils import seed_arg
 
 # Modules that contribute subcommands through ``register(subparsers)``; optional ones may be absent.
-COMMAND_MODULES = ["gankit.cli", "gankit.report.cli", "gankit.metrics.cli", "gankit.sampling"]
+COMMAND_MODULES = ["gankit.app.cli", "gankit.report.cli", "gankit.metrics.cli", "gankit.sampling"]
 
 
 class _Parser(argparse.ArgumentParser):
@@ -62,17 +62,17 @@ def _train(args: argparse.Namespace) -> int:
     import yaml
 
     from gankit.config import parse_override
-    from gankit.train.run import SHORTCUTS, resolve_config, train
+    from gankit.app.training import SHORTCUTS, resolve_config, train
 
     overrides = {key: getattr(args, key) for key in SHORTCUTS if getattr(args, key, None) is not None}
     overrides.update(parse_override(item) for item in args.set)
     if args.resume:
         return _resume(args, overrides)
     cfg = resolve_config(args.recipe, args.config, overrides)
-    from gankit.utils import resolve_threads
-
-    cfg.train.threads = resolve_threads(cfg.train.threads)  # recorded in config.yaml: the run says what it used
     if args.dry_run:
+        from gankit.utils import resolve_threads
+
+        cfg.train.threads = resolve_threads(cfg.train.threads)  # as run_config records it in config.yaml
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
         return 0
     train(cfg, quiet=args.quiet)
@@ -82,13 +82,13 @@ def _train(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace, overrides: dict) -> int:
     import yaml
 
-    from gankit.train.checkpoint import latest_intact_checkpoint
-    from gankit.train.run import resume
+    from gankit.engine.checkpoint import latest_intact_checkpoint
+    from gankit.app.training import resume
 
     if args.recipe or args.config:
         raise GankitError("--resume uses the run's saved config; drop --recipe/--config")
     if args.dry_run:
-        from gankit.train.run import _saved_config
+        from gankit.app.training import _saved_config
 
         run_dir = Path(args.resume)
         print(yaml.safe_dump(_saved_config(run_dir).to_dict(), sort_keys=False), end="")
@@ -120,7 +120,8 @@ def _sample(args: argparse.Namespace) -> int:
     out = Path(args.out)
     if out.suffix.lower() not in (".png", ".npz"):
         raise GankitError(f"--out must end in .png or .npz, got {out}")
-    from gankit.train.run import load_run
+    from gankit.engine.rundir import load_run
+    from gankit.utils import write_images
 
     run = load_run(args.run_dir, args.checkpoint, args.device)
     from gankit.sampling import sample_command
@@ -133,22 +134,6 @@ def _sample(args: argparse.Namespace) -> int:
     write_images(images, out)
     print(f"wrote {args.n} samples to {out}")
     return 0
-
-
-def write_images(images, out: Path) -> None:
-    """(N, C, H, W) in [-1, 1] -> a PNG grid or an .npz with uint8 N x H x W x C under 'images'."""
-    import io
-
-    import numpy as np
-
-    from gankit.utils import atomic_write_bytes, save_image_grid, to_uint8
-
-    if out.suffix.lower() == ".png":
-        save_image_grid(images, out)
-    else:
-        buf = io.BytesIO()
-        np.savez_compressed(buf, images=to_uint8(images))
-        atomic_write_bytes(out, buf.getvalue())
 
 
 def _add_recipes(sub: argparse._SubParsersAction) -> None:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
-from gankit.cli import main
+from gankit.app.cli import main
 from gankit.errors import CheckpointError, GankitError
-from gankit.train import checkpoint as ck
+from gankit.engine import checkpoint as ck
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -196,7 +196,7 @@ def test_malicious_pickle_in_a_checkpoint_is_refused_without_running(tmp_path, t
 
 
 def test_pickle_in_a_run_is_refused_by_the_cli(tmp_path, capsys, tiny_config):
-    from gankit.train.run import train
+    from gankit.app.training import train
 
     run = train(tiny_config(steps=2, out=str(tmp_path / "run")), quiet=True)
     ckpt = ck.list_checkpoints(run.dir)[-1]

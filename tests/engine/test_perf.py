@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from gankit.errors import ConfigError
-from gankit.train import perf
-from gankit.train.engine import Trainer
+from gankit.engine import perf
+from gankit.engine.trainer import Trainer
 
 
 def _count_forwards(net):

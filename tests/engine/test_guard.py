@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from gankit.errors import GankitError, TrainingDiverged
-from gankit.train import callbacks as cb
-from gankit.train.checkpoint import list_checkpoints, load_checkpoint
-from gankit.train.engine import Trainer
-from gankit.train.run import _run_training
+from gankit.engine import callbacks as cb
+from gankit.engine.checkpoint import list_checkpoints, load_checkpoint
+from gankit.engine.trainer import Trainer
+from gankit.app.training import _run_training
 
 
 @pytest.fixture(autouse=True)

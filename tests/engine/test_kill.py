@@ -14,9 +14,9 @@ import pytest
 import torch
 import yaml
 
-from gankit.train.checkpoint import list_checkpoints, load_checkpoint, verify_checkpoint
-from gankit.train.engine import Trainer
-from gankit.train.run import _run_training, is_interrupted_run
+from gankit.engine.checkpoint import list_checkpoints, load_checkpoint, verify_checkpoint
+from gankit.engine.trainer import Trainer
+from gankit.app.training import _run_training, is_interrupted_run
 
 REPO = Path(__file__).resolve().parents[2]
 

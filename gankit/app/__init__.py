@@ -1,0 +1,1 @@
+"""The app floor: run orchestration (``training``) and the command line (``cli``)."""

@@ -1,0 +1,128 @@
+"""Finished runs: read a run directory and sample from its generator.
+
+A run directory holds everything needed to understand and repeat the run:
+``config.yaml`` (resolved), ``run.json`` (data shape and classes), ``metrics.jsonl``,
+``samples/*.png`` (fixed-latent grids), ``loss_curve.png``, ``checkpoints/step-*/``, ``summary.json``.
+Training into one is the app floor's job (``gankit.app.training``); reading one is everyone's.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from gankit import config as cfgmod
+from gankit.config import Config
+from gankit.engine import callbacks as cb
+from gankit.engine.checkpoint import check_format_version, list_checkpoints, load_checkpoint, load_network
+from gankit.errors import CheckpointError, GankitError, first_line
+from gankit.models import build_generator
+from gankit.utils import eval_mode, resolve_device
+
+if TYPE_CHECKING:
+    from gankit.engine.trainer import Trainer
+
+RUN_FORMAT_VERSION = 1
+
+
+class Run:
+    """A trained run: its directory, config and generator, ready to sample from.
+
+    ``trainer`` is the Trainer that just trained it in this process (None when loaded from disk).
+    """
+
+    def __init__(self, run_dir: str | Path, trainer: Trainer | None = None, checkpoint: str | Path | None = None,
+                 device: str = "cpu"):
+        self.dir = Path(run_dir)
+        self.trainer = trainer
+        if trainer is not None:
+            self.config, self.generator = trainer.config, trainer.sampling_networks()["G"]
+            self.shape, self.num_classes = trainer.shape, trainer.task.num_classes
+            self.class_names = trainer.dataset.class_names if self.num_classes else []
+            self.device = trainer.device
+            return
+        self.config, meta = read_run_dir(self.dir)
+        self.shape = tuple(meta["shape"])
+        self.num_classes = int(meta["num_classes"])
+        self.class_names = list(meta.get("class_names", []))
+        self.device = resolve_device(device)
+        ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(self.dir)
+        weights, _ = load_checkpoint(ckpt, networks_only=True)
+        self.generator = build_generator(self.config.model, self.shape, self.num_classes)
+        name = "G_ema" if "G_ema" in weights else "G"
+        load_network(self.generator, weights[name], f"{ckpt} ({name})")
+        self.generator.to(self.device)
+
+    @classmethod
+    def load(cls, run_dir: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> "Run":
+        return cls(run_dir, checkpoint=checkpoint, device=device)
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """The rows of metrics.jsonl: losses every log_every steps, evaluations, guard events."""
+        return cb.read_metrics(self.dir / "metrics.jsonl")
+
+    @torch.no_grad()
+    def sample(self, n: int, seed: int = 0, y: int | torch.Tensor | None = None, batch_size: int = 500
+               ) -> torch.Tensor:
+        """(n, C, H, W) images in [-1, 1], the same for the same seed."""
+        if n <= 0:
+            raise GankitError(f"number of samples must be positive, got {n}")
+        gen = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, self.config.model.z_dim, generator=gen)
+        labels = self._labels(n, y, gen)
+        out = []
+        with eval_mode(self.generator):
+            for i in range(0, n, batch_size):
+                zb = z[i : i + batch_size].to(self.device)
+                yb = None if labels is None else labels[i : i + batch_size].to(self.device)
+                out.append(self.generator(zb, yb).float().cpu())
+        return torch.cat(out)
+
+    def _labels(self, n: int, y: int | torch.Tensor | None, gen: torch.Generator) -> torch.Tensor | None:
+        if not self.num_classes:
+            if y is not None:
+                raise GankitError("this run is not class-conditional; --class does not apply")
+            return None
+        if y is None:
+            return torch.randint(0, self.num_classes, (n,), generator=gen)
+        labels = torch.full((n,), int(y)) if isinstance(y, int) else y.long()
+        if labels.min() < 0 or labels.max() >= self.num_classes:
+            raise GankitError(f"class must be in 0..{self.num_classes - 1}, got {int(labels.max())}")
+        return labels
+
+
+def read_run_dir(run_dir: Path) -> tuple[Config, dict[str, Any]]:
+    if not run_dir.is_dir():
+        raise CheckpointError(f"run directory not found: {run_dir}")
+    cfg_file, meta_file = run_dir / "config.yaml", run_dir / "run.json"
+    if not cfg_file.is_file() or not meta_file.is_file():
+        raise CheckpointError(f"{run_dir} is not a gankit run directory (needs config.yaml and run.json)")
+    return cfgmod.load(cfg_file), read_run_meta(meta_file, run_dir)
+
+
+def read_run_meta(meta_file: Path, run_dir: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(meta_file.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"{meta_file} is unreadable: {first_line(exc)}") from None
+    check_format_version(meta, RUN_FORMAT_VERSION, f"{meta_file} (is {run_dir} a gankit run directory?)", str(run_dir))
+    shape = meta.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and v > 0 for v in shape)
+            and isinstance(meta.get("num_classes", 0), int)):
+        raise CheckpointError(f"{meta_file} is damaged: it needs 'shape' as [channels, height, width] and an "
+                              f"integer 'num_classes'")
+    return meta
+
+
+def latest_checkpoint(run_dir: Path) -> Path:
+    ckpts = list_checkpoints(run_dir)
+    if not ckpts:
+        raise CheckpointError(f"{run_dir} holds no complete checkpoint yet")
+    return ckpts[-1]
+
+
+def load_run(run_dir: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> Run:
+    return Run.load(run_dir, checkpoint, device)
