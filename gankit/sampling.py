@@ -1,22 +1,19 @@
 """Structured samples from a trained run: one row per class, latent interpolations, InfoGAN code sweeps.
 
 Library functions return (N, C, H, W) images in [-1, 1] plus the number of images per row; the CLI
-(``gankit sample --class K / --grid-by-class / --sweep-code``, ``gankit interpolate``) writes them.
+(``gankit sample --class K / --grid-by-class / --sweep-code``, ``gankit interpolate``) writes them
+with ``gankit.utils.write_images``.
 Every function is deterministic for a given seed.
 """
 
 from __future__ import annotations
 
-import argparse
-from pathlib import Path
-
 import torch
 
+from gankit.engine.rundir import Run
 from gankit.errors import GankitError
 from gankit.models.layers import sample_codes
 from gankit.report.images import slerp
-from gankit.engine.rundir import Run
-from gankit.utils import seed_arg, write_images
 
 
 @torch.no_grad()
@@ -103,53 +100,3 @@ def code_sweep(run: Run, code: str, rows: int = 6, steps: int = 10, seed: int = 
         codes[:, k:] = 0.0
         codes[:, k + int(code)] = torch.linspace(-limit, limit, steps).repeat(rows)
     return _generate(run, z, codes), steps
-
-
-def check_out(out: str) -> Path:
-    path = Path(out)
-    if path.suffix.lower() not in (".png", ".npz"):
-        raise GankitError(f"--out must end in .png or .npz, got {path}")
-    return path
-
-
-# ---------------------------------------------------------------------------------------------
-# CLI: `gankit interpolate`; the sample flags live with `gankit sample` in gankit.app.cli
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("interpolate", help="write a latent-interpolation strip from a trained run",
-                       description="Each row walks spherically between two random latents; class-conditional "
-                                   "runs keep one class per row, InfoGAN runs keep their codes.")
-    p.add_argument("run_dir", help="run directory written by gankit train")
-    p.add_argument("--out", required=True, help="output file: .png strip or .npz array")
-    p.add_argument("--rows", type=int, default=6, help="number of interpolations (default 6)")
-    p.add_argument("--steps", type=int, default=10, help="images per interpolation (default 10)")
-    p.add_argument("--class", dest="class_", type=int, metavar="K", help="conditional runs: use class K in every row")
-    p.add_argument("--seed", type=seed_arg, default=0)
-    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
-    p.add_argument("--device", default="cpu")
-    p.set_defaults(func=_interpolate)
-
-
-def _interpolate(args: argparse.Namespace) -> int:
-    from gankit.engine.rundir import load_run
-
-    out = check_out(args.out)
-    run = load_run(args.run_dir, args.checkpoint, args.device)
-    images, per_row = interpolation(run, args.rows, args.steps, args.seed, args.class_)
-    write_images(images, out, nrow=per_row)
-    print(f"wrote {args.rows} interpolations of {args.steps} steps to {out}")
-    return 0
-
-
-def sample_command(args: argparse.Namespace, run: Run, out: Path) -> str | None:
-    """`gankit sample` with --grid-by-class or --sweep-code: write and describe; None for a plain sample."""
-    if args.grid_by_class:
-        images, per_row = class_grid(run, args.per_class, args.seed)
-        write_images(images, out, nrow=per_row)
-        return f"wrote {run.num_classes} classes x {per_row} samples to {out}"
-    if args.sweep_code is not None:
-        images, per_row = code_sweep(run, args.sweep_code, args.per_class, 10, args.seed, args.sweep_limit)
-        write_images(images, out, nrow=per_row)
-        return f"wrote a sweep of InfoGAN code {args.sweep_code} ({len(images) // per_row} rows x {per_row}) to {out}"
-    return None

@@ -18,7 +18,6 @@ from PIL import Image
 from gankit.config import MAX_SEED
 from gankit.errors import GankitError
 
-
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 

@@ -1,29 +1,52 @@
 """The ``gankit`` command line: argument parsing only; the work is done by the library.
 
-Each subcommand lives in a function ``register(subparsers)`` that adds its parser and sets
-``func`` to a handler returning the exit code. User errors (``GankitError``) print one line and exit 2;
-anything else is a bug and keeps its traceback.
+Every subcommand's parser is built here, and its handler imports the library when it runs, so that
+``gankit --help`` and argument errors answer without loading torch (about 0.2 s instead of 3 s).
+User errors (``GankitError``) print one line and exit 2; anything else is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 import warnings
 from pathlib import Path
 
+from gankit import __version__
 from gankit.errors import GankitError
-from gankit.utils import seed_arg
 
-# Modules that contribute subcommands through ``register(subparsers)``; optional ones may be absent.
-COMMAND_MODULES = ["gankit.app.cli", "gankit.report.cli", "gankit.metrics.cli", "gankit.sampling"]
+# Handlers below import what they use inside the function: the library's modules load torch, and a
+# parser that imported them would make `gankit --help` take seconds.
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2, like every other user error
         self.exit(2, f"gankit: error: {message} (see {self.prog} --help)\n")
 
+
+def seed_arg(text: str) -> int:
+    """argparse type for --seed: an integer in [0, 2**63), refused in one line otherwise."""
+    from gankit.config import MAX_SEED
+
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must lie in [0, 2**63 - 1], got {seed}")
+    return seed
+
+
+def image_out(text: str) -> Path:
+    """--out of sample/interpolate: a .png grid or an .npz array."""
+    path = Path(text)
+    if path.suffix.lower() not in (".png", ".npz"):
+        raise GankitError(f"--out must end in .png or .npz, got {path}")
+    return path
+
+
+# ---------------------------------------------------------------------------------------------
+# train, recipes
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     from gankit.recipes import DEFAULT_RECIPE, RECIPES
@@ -61,8 +84,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _train(args: argparse.Namespace) -> int:
     import yaml
 
-    from gankit.config import parse_override
     from gankit.app.training import SHORTCUTS, resolve_config, train
+    from gankit.config import parse_override
 
     overrides = {key: getattr(args, key) for key in SHORTCUTS if getattr(args, key, None) is not None}
     overrides.update(parse_override(item) for item in args.set)
@@ -82,57 +105,18 @@ def _train(args: argparse.Namespace) -> int:
 def _resume(args: argparse.Namespace, overrides: dict) -> int:
     import yaml
 
+    from gankit.app.training import resume, saved_config
     from gankit.engine.checkpoint import latest_intact_checkpoint
-    from gankit.app.training import resume
 
     if args.recipe or args.config:
         raise GankitError("--resume uses the run's saved config; drop --recipe/--config")
     if args.dry_run:
-        from gankit.app.training import _saved_config
-
         run_dir = Path(args.resume)
-        print(yaml.safe_dump(_saved_config(run_dir).to_dict(), sort_keys=False), end="")
+        print(yaml.safe_dump(saved_config(run_dir).to_dict(), sort_keys=False), end="")
         ckpt, _ = latest_intact_checkpoint(run_dir)
         print(f"# would resume from {ckpt or 'the start (no complete checkpoint yet)'}")
         return 0
     resume(args.resume, quiet=args.quiet, **overrides)
-    return 0
-
-
-def _add_sample(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("sample", help="draw samples from a trained run",
-                       description="Write N samples as a PNG grid (.png) or a uint8 array (.npz, key 'images').")
-    p.add_argument("run_dir", help="run directory written by gankit train")
-    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
-    p.add_argument("--seed", type=seed_arg, default=0)
-    p.add_argument("--out", required=True, help="output file: .png grid or .npz array")
-    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--class", dest="class_", type=int, metavar="K", help="conditional runs: draw only class K")
-    p.add_argument("--grid-by-class", action="store_true", help="conditional runs: one row per class")
-    p.add_argument("--sweep-code", metavar="CODE", help="InfoGAN runs: vary code 'cat' or continuous code 0, 1, ...")
-    p.add_argument("--per-class", type=int, default=8, help="images per row of --grid-by-class / rows of --sweep-code")
-    p.add_argument("--sweep-limit", type=float, default=1.0, help="continuous sweeps run from -L to L (default 1)")
-    p.set_defaults(func=_sample)
-
-
-def _sample(args: argparse.Namespace) -> int:
-    out = Path(args.out)
-    if out.suffix.lower() not in (".png", ".npz"):
-        raise GankitError(f"--out must end in .png or .npz, got {out}")
-    from gankit.engine.rundir import load_run
-    from gankit.utils import write_images
-
-    run = load_run(args.run_dir, args.checkpoint, args.device)
-    from gankit.sampling import sample_command
-
-    done = sample_command(args, run, out)  # --grid-by-class / --sweep-code
-    if done:
-        print(done)
-        return 0
-    images = run.sample(args.n, seed=args.seed, y=args.class_)
-    write_images(images, out)
-    print(f"wrote {args.n} samples to {out}")
     return 0
 
 
@@ -157,20 +141,176 @@ def _recipes(args: argparse.Namespace) -> int:
     return 0
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    _add_train(sub)
-    _add_sample(sub)
-    _add_recipes(sub)
+# ---------------------------------------------------------------------------------------------
+# sample, interpolate
 
+def _add_sample(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sample", help="draw samples from a trained run",
+                       description="Write N samples as a PNG grid (.png) or a uint8 array (.npz, key 'images').")
+    p.add_argument("run_dir", help="run directory written by gankit train")
+    p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
+    p.add_argument("--seed", type=seed_arg, default=0)
+    p.add_argument("--out", required=True, help="output file: .png grid or .npz array")
+    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--class", dest="class_", type=int, metavar="K", help="conditional runs: draw only class K")
+    p.add_argument("--grid-by-class", action="store_true", help="conditional runs: one row per class")
+    p.add_argument("--sweep-code", metavar="CODE", help="InfoGAN runs: vary code 'cat' or continuous code 0, 1, ...")
+    p.add_argument("--per-class", type=int, default=8, help="images per row of --grid-by-class / rows of --sweep-code")
+    p.add_argument("--sweep-limit", type=float, default=1.0, help="continuous sweeps run from -L to L (default 1)")
+    p.set_defaults(func=_sample)
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from gankit import sampling
+    from gankit.engine.rundir import load_run
+    from gankit.utils import write_images
+
+    out = image_out(args.out)
+    run = load_run(args.run_dir, args.checkpoint, args.device)
+    if args.grid_by_class:
+        images, per_row = sampling.class_grid(run, args.per_class, args.seed)
+        write_images(images, out, nrow=per_row)
+        print(f"wrote {run.num_classes} classes x {per_row} samples to {out}")
+    elif args.sweep_code is not None:
+        images, per_row = sampling.code_sweep(run, args.sweep_code, args.per_class, 10, args.seed, args.sweep_limit)
+        write_images(images, out, nrow=per_row)
+        print(f"wrote a sweep of InfoGAN code {args.sweep_code} ({len(images) // per_row} rows x {per_row}) to {out}")
+    else:
+        write_images(run.sample(args.n, seed=args.seed, y=args.class_), out)
+        print(f"wrote {args.n} samples to {out}")
+    return 0
+
+
+def _add_interpolate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("interpolate", help="write a latent-interpolation strip from a trained run",
+                       description="Each row walks spherically between two random latents; class-conditional "
+                                   "runs keep one class per row, InfoGAN runs keep their codes.")
+    p.add_argument("run_dir", help="run directory written by gankit train")
+    p.add_argument("--out", required=True, help="output file: .png strip or .npz array")
+    p.add_argument("--rows", type=int, default=6, help="number of interpolations (default 6)")
+    p.add_argument("--steps", type=int, default=10, help="images per interpolation (default 10)")
+    p.add_argument("--class", dest="class_", type=int, metavar="K", help="conditional runs: use class K in every row")
+    p.add_argument("--seed", type=seed_arg, default=0)
+    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_interpolate)
+
+
+def _interpolate(args: argparse.Namespace) -> int:
+    from gankit.engine.rundir import load_run
+    from gankit.sampling import interpolation
+    from gankit.utils import write_images
+
+    out = image_out(args.out)
+    run = load_run(args.run_dir, args.checkpoint, args.device)
+    images, per_row = interpolation(run, args.rows, args.steps, args.seed, args.class_)
+    write_images(images, out, nrow=per_row)
+    print(f"wrote {args.rows} interpolations of {args.steps} steps to {args.out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# report, compare
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="write a self-contained HTML report of a run",
+                       description="Write RUN_DIR/report.html (config, loss and metric curves, samples over "
+                                   "training, per-class grids, interpolations, timing) and RUN_DIR/progress.gif. "
+                                   "The page embeds everything and opens offline.")
+    p.add_argument("run_dir", help="run directory written by gankit train")
+    p.add_argument("--out", help="where to write the page (default RUN_DIR/report.html)")
+    p.add_argument("--max-frames", type=int, default=48,
+                   help="most sample grids in the over-training slider (default 48, evenly spaced)")
+    p.add_argument("--no-gif", action="store_true", help="do not (re)write RUN_DIR/progress.gif")
+    p.set_defaults(func=_report)
+
+
+def _report(args: argparse.Namespace) -> int:
+    from gankit.report.html import write_report
+
+    out = write_report(args.run_dir, out=args.out, max_frames=args.max_frames, gif=not args.no_gif)
+    print(f"wrote {out}")
+    return 0
+
+
+def _add_compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare several runs: a table and curves by step and by time",
+                       description="Print a table of where each run ended and plot the chosen quantities "
+                                   "against generator steps and training seconds.")
+    p.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by gankit train")
+    p.add_argument("--out", default="compare.png",
+                   help="plot file: .png, .svg, or .html (table and plots in one page); default compare.png")
+    p.add_argument("--key", action="append", dest="keys", metavar="NAME",
+                   help="a logged quantity to plot, e.g. fid or g_loss (repeatable; default: metrics, then losses)")
+    p.set_defaults(func=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from gankit.report.compare import compare_runs
+
+    comp = compare_runs(args.run_dirs, keys=args.keys)
+    comp.print_table()
+    out = comp.write(args.out)
+    print(f"wrote {out}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# eval
+
+EVAL_DESCRIPTION = """Evaluate generated images against reference data.
+
+SOURCE is a run directory (samples are drawn from its latest checkpoint), an image folder, an .npz
+(key 'images', uint8 N x H x W x C) or .npy file, or a dataset name with an optional split
+(mnist:train). REF is a dataset name (default split: test), a folder, an .npz/.npy of images, or
+reference statistics saved with --save-ref. Reference statistics are cached in $GANKIT_CACHE
+(default ~/.cache/gankit)."""
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="FID, KID, IS, precision/recall, ... of samples against data",
+                       description=EVAL_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("source", help="run directory, image folder, .npz/.npy file, or dataset[:split]")
+    p.add_argument("--ref", help="reference: mnist, fashion-mnist, digits (optionally :train/:test), a folder, "
+                                 "an .npz/.npy, or saved statistics (default: the run's dataset, test split)")
+    p.add_argument("--metrics", default="fid,kid,precision,recall",
+                   help="comma list of metrics: fid, kid, is, precision, recall, density, coverage, class_acc, "
+                        "class_kl, mnist_score, and the aliases pr, dc, prdc (default fid,kid,precision,recall)")
+    p.add_argument("--extractor", default="auto",
+                   help="auto (mnist for small grayscale images, else inception), mnist, inception, "
+                        "or package.module:attr naming a torch module")
+    p.add_argument("--json", metavar="FILE", help="also write the numbers as a JSON object keyed by metric")
+    p.add_argument("-n", "--num-samples", type=int, default=None,
+                   help="samples drawn from a run (default 10000); for other sources, use only the first N images")
+    p.add_argument("--seed", type=seed_arg, default=0, help="latent seed for samples drawn from a run")
+    p.add_argument("--checkpoint", help="checkpoint directory of a run (default: the latest)")
+    p.add_argument("--data-root", help="folder with named datasets (default $GANKIT_DATA or ./data)")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    p.add_argument("--batch-size", type=int, default=500, help="images per extractor batch")
+    p.add_argument("--no-cache", action="store_true", help="recompute reference statistics, write no cache")
+    p.add_argument("--save-ref", metavar="FILE", help="save the reference statistics (.npz) for later --ref FILE")
+    p.add_argument("--inception-weights", metavar="PATH", help="InceptionV3 weights (.pth or .safetensors); "
+                                                               "same as GANKIT_INCEPTION_WEIGHTS")
+    p.add_argument("--download", action="store_true", help="download the InceptionV3 weights if missing (online)")
+    p.set_defaults(func=_eval)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from gankit.metrics.cli import run
+
+    return run(args)
+
+
+
+# ---------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
-    from gankit import __version__
-
     parser = _Parser(prog="gankit", description="Train, evaluate and apply GANs.")
     parser.add_argument("--version", action="version", version=f"gankit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    for name in COMMAND_MODULES:
-        importlib.import_module(name).register(sub)
+    for add in (_add_train, _add_sample, _add_recipes, _add_report, _add_compare, _add_eval, _add_interpolate):
+        add(sub)
     return parser
 
 

@@ -19,16 +19,21 @@ from gankit import config as cfgmod
 from gankit.config import Config
 from gankit.data import ImageDataset
 from gankit.engine import callbacks as cb
-from gankit.engine.checkpoint import clean_partial, latest_intact_checkpoint, list_checkpoints, load_checkpoint, \
-    load_network
+from gankit.engine.checkpoint import (
+    clean_partial,
+    latest_intact_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    load_network,
+)
 from gankit.engine.rundir import RUN_FORMAT_VERSION, Run, read_run_meta
-from gankit.engine.tensorboard import TensorBoard
 from gankit.engine.trainer import Trainer
 from gankit.errors import CheckpointError, ConfigError, GankitError, Interrupted, TrainingDiverged
 from gankit.metrics.evaluate import parse_metrics
 from gankit.metrics.hook import EvalCallback
 from gankit.recipes import DEFAULT_RECIPE, RECIPES
 from gankit.report.callback import ReportWriter
+from gankit.report.tensorboard import TensorBoard
 from gankit.utils import atomic_write_text, remove_temporaries, resolve_threads
 
 # Short names used by the library call and the CLI flags, mapped to config keys.
@@ -121,7 +126,7 @@ def run_config(cfg: Config, *, resume: bool = False, callbacks: Sequence[cb.Call
     run_dir = default_run_dir(cfg)
     cfg.train.threads = resolve_threads(cfg.train.threads)  # recorded in config.yaml: the run says what it used
     if resume:
-        changed = config_changes(_saved_config(run_dir), cfg)
+        changed = config_changes(saved_config(run_dir), cfg)
         if changed:
             raise GankitError(f"{run_dir} holds an interrupted run with another config ({changed}); continue it "
                               f"with --resume {run_dir} or choose another --out")
@@ -154,9 +159,9 @@ def resume(run_dir: str | Path, *, quiet: bool = False, progress: bool | None = 
     (``device``, ``train.threads``); the rest of the saved config is kept.
     """
     run_dir = Path(run_dir)
-    saved = _saved_config(run_dir)
+    saved = saved_config(run_dir)
     flat = _flatten_shortcuts(overrides)
-    for key, value in flat.items():
+    for key in flat:
         if key not in RESUMABLE_KEYS:
             raise GankitError(f"--resume continues {run_dir} with its saved config; {key} cannot change there "
                               f"(only {', '.join(k for k in RESUMABLE_KEYS if k not in ('out', 'name'))})")
@@ -166,7 +171,7 @@ def resume(run_dir: str | Path, *, quiet: bool = False, progress: bool | None = 
     return run_config(cfg, resume=True, quiet=quiet, progress=progress)
 
 
-def _saved_config(run_dir: Path) -> Config:
+def saved_config(run_dir: Path) -> Config:
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory not found: {run_dir}")
     cfg_file = run_dir / "config.yaml"

@@ -16,7 +16,6 @@ import torch.nn.functional as F
 
 from gankit.errors import DataError
 
-
 MAX_CLASSES = 10_000
 
 
@@ -52,7 +51,7 @@ class ImageDataset:
         c, h, w = self.images.shape[1:]
         return int(c), int(h), int(w)
 
-    def subset(self, n: int) -> "ImageDataset":
+    def subset(self, n: int) -> ImageDataset:
         labels = None if self.labels is None else self.labels[:n]
         return ImageDataset(self.images[:n], labels, self.num_classes, self.name, self.class_names)
 

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from gankit.engine.checkpoint import save_checkpoint
 from gankit.errors import GankitError
 from gankit.losses import Stats
-from gankit.engine.checkpoint import save_checkpoint
 from gankit.utils import atomic_write_text, human_duration, save_image_grid
 
 if TYPE_CHECKING:
@@ -23,13 +23,13 @@ class Callback:
     # its state_dict in every checkpoint as callback.KEY, for exact resume.
     state_key: str | None = None
 
-    def on_start(self, trainer: "Trainer") -> None:
+    def on_start(self, trainer: Trainer) -> None:
         pass
 
-    def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+    def on_step(self, trainer: Trainer, stats: Stats) -> None:
         pass
 
-    def on_end(self, trainer: "Trainer") -> None:
+    def on_end(self, trainer: Trainer) -> None:
         pass
 
 
@@ -46,18 +46,18 @@ class MetricsLog(Callback):
         self.latest: dict[str, float] = {}
         self.extra_writers: list = []  # objects with .write(step, record): TensorBoard and friends
 
-    def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+    def on_step(self, trainer: Trainer, stats: Stats) -> None:
         for k, v in stats.items():
             self.sums[k] = self.sums.get(k, 0) + v.detach().float()
         self.count += 1
         if trainer.step % self.every == 0:
             self.flush(trainer)
 
-    def on_end(self, trainer: "Trainer") -> None:
+    def on_end(self, trainer: Trainer) -> None:
         if self.count:
             self.flush(trainer)
 
-    def flush(self, trainer: "Trainer") -> None:
+    def flush(self, trainer: Trainer) -> None:
         now = time.perf_counter()
         record = {k: round(float(v) / self.count, 6) for k, v in self.sums.items()}
         images = self.count * trainer.task.images_per_step
@@ -65,7 +65,7 @@ class MetricsLog(Callback):
         self.log(trainer, record)
         self.sums, self.count, self.window_start = {}, 0, now
 
-    def log(self, trainer: "Trainer", record: dict[str, float]) -> None:
+    def log(self, trainer: Trainer, record: dict[str, float]) -> None:
         """Write one line (also used by other callbacks, e.g. evaluation metrics)."""
         line = {"step": trainer.step, "epoch": round(trainer.epoch, 4), "time": round(trainer.elapsed, 3), **record}
         self.latest.update(record)
@@ -81,7 +81,7 @@ class MetricsLog(Callback):
         self.count = int(state["count"])
         self.sums = {k: v.clone() for k, v in state["sums"].items()}
 
-    def event(self, trainer: "Trainer", record: dict) -> None:
+    def event(self, trainer: Trainer, record: dict) -> None:
         """Write one non-numeric line (``{"event": ...}``: guard rollbacks, warnings) to metrics.jsonl only."""
         line = {"step": trainer.step, "epoch": round(trainer.epoch, 4), "time": round(trainer.elapsed, 3), **record}
         self._append(line)
@@ -101,20 +101,20 @@ class SampleGrids(Callback):
         self.dir = Path(run_dir) / "samples"
         self.every = every
 
-    def grid(self, trainer: "Trainer", name: str) -> Path:
+    def grid(self, trainer: Trainer, name: str) -> Path:
         path = self.dir / f"{name}.png"
         save_image_grid(trainer.preview(), path)
         return path
 
-    def on_start(self, trainer: "Trainer") -> None:
+    def on_start(self, trainer: Trainer) -> None:
         if trainer.step == 0:
             self.grid(trainer, "step-00000000")
 
-    def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+    def on_step(self, trainer: Trainer, stats: Stats) -> None:
         if trainer.step % self.every == 0:
             self.grid(trainer, f"step-{trainer.step:08d}")
 
-    def on_end(self, trainer: "Trainer") -> None:
+    def on_end(self, trainer: Trainer) -> None:
         self.grid(trainer, "final")
 
 
@@ -124,17 +124,17 @@ class Checkpointer(Callback):
         self.protect: set[Path] = set()  # e.g. the best checkpoint by FID
         self.last_step = -1
 
-    def save(self, trainer: "Trainer") -> Path:
+    def save(self, trainer: Trainer) -> Path:
         weights = {name: net.state_dict() for name, net in trainer.networks.items()}
         path = save_checkpoint(self.run_dir, trainer.step, weights, trainer.state_dict(), self.keep, self.protect)
         self.last_step = trainer.step
         return path
 
-    def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+    def on_step(self, trainer: Trainer, stats: Stats) -> None:
         if trainer.step % self.every == 0:
             self.save(trainer)
 
-    def on_end(self, trainer: "Trainer") -> None:
+    def on_end(self, trainer: Trainer) -> None:
         # after a hard interrupt the state may be half a step on; the last periodic checkpoint is exact
         if trainer.step != self.last_step and not trainer.interrupted_mid_step:
             self.save(trainer)
@@ -149,12 +149,18 @@ class Progress(Callback):
         self.progress = None
         self.stat_keys: set[str] = set()  # keys of the training statistics; other logged keys are metrics
 
-    def on_start(self, trainer: "Trainer") -> None:
+    def on_start(self, trainer: Trainer) -> None:
         if not self.enabled:
             return
         from rich.console import Console
-        from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn, \
-            TimeRemainingColumn
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
         from rich.table import Column
 
         # Bar, percentage and times keep their width; only the info text is cut at a narrow terminal
@@ -172,7 +178,7 @@ class Progress(Callback):
         self.task = self.progress.add_task("train", total=1000, info="")
         self.last_refresh = 0.0
 
-    def info(self, trainer: "Trainer") -> str:
+    def info(self, trainer: Trainer) -> str:
         """'step 120/1500  epoch 1.28  fid 45.1  d_loss 1.21  g_loss 0.83': the newest evaluation metric
         before the losses, so a narrow terminal still shows it."""
         total = f"/{trainer.total_steps}" if trainer.total_steps else ""
@@ -184,14 +190,14 @@ class Progress(Callback):
         return f"step {trainer.step}{total}  epoch {trainer.epoch:.2f}" + "".join(f"  {k} {latest[k]:.3g}"
                                                                               for k in shown)
 
-    def on_step(self, trainer: "Trainer", stats: Stats) -> None:
+    def on_step(self, trainer: Trainer, stats: Stats) -> None:
         self.stat_keys.update(stats)
         if self.progress is None or time.perf_counter() - self.last_refresh < 0.25:
             return
         self.last_refresh = time.perf_counter()
         self.progress.update(self.task, completed=1000 * trainer.progress, info=self.info(trainer))
 
-    def on_end(self, trainer: "Trainer") -> None:
+    def on_end(self, trainer: Trainer) -> None:
         if self.progress is not None:
             self.progress.update(self.task, completed=1000 * trainer.progress, info=self.info(trainer))
             self.progress.stop()
@@ -203,7 +209,7 @@ class LossCurves(Callback):
     def __init__(self, run_dir: Path):
         self.run_dir = Path(run_dir)
 
-    def on_end(self, trainer: "Trainer") -> None:
+    def on_end(self, trainer: Trainer) -> None:
         plot_losses(self.run_dir / "metrics.jsonl", self.run_dir / "loss_curve.png")
 
 
@@ -250,7 +256,7 @@ class Summary(Callback):
     def __init__(self, run_dir: Path, quiet: bool = False):
         self.run_dir, self.quiet = Path(run_dir), quiet
 
-    def on_end(self, trainer: "Trainer") -> None:
+    def on_end(self, trainer: Trainer) -> None:
         summary = {"steps": trainer.step, "epochs": round(trainer.epoch, 3), "train_seconds": round(trainer.elapsed, 2),
                    "stopped": trainer.stop_reason, "device": str(trainer.device)}
         atomic_write_text(self.run_dir / "summary.json", json.dumps(summary, indent=2))

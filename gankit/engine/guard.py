@@ -21,8 +21,8 @@ import contextlib
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -79,7 +79,7 @@ class DivergenceGuard:
     # the per-step check
 
     @staticmethod
-    def _watched(trainer: "Trainer", stats: Stats) -> tuple[list[str], list[torch.Tensor]]:
+    def _watched(trainer: Trainer, stats: Stats) -> tuple[list[str], list[torch.Tensor]]:
         names, tensors = [], []
         for k, v in stats.items():
             if isinstance(v, torch.Tensor) and v.is_floating_point():
@@ -94,7 +94,7 @@ class DivergenceGuard:
                     tensors.append(p.grad.detach())
         return names, tensors
 
-    def find_nonfinite(self, trainer: "Trainer", stats: Stats) -> str | None:
+    def find_nonfinite(self, trainer: Trainer, stats: Stats) -> str | None:
         """None when every loss, weight and gradient is finite, else the first offender's name."""
         names, tensors = self._watched(trainer, stats)
         if not tensors:
@@ -116,7 +116,7 @@ class DivergenceGuard:
     # ------------------------------------------------------------------------------------------
     # snapshots and rollback (in memory)
 
-    def _parts(self, trainer: "Trainer") -> dict[str, Any]:
+    def _parts(self, trainer: Trainer) -> dict[str, Any]:
         # the data order, RNG and callbacks are left out on purpose: after a rollback the run moves on to new data
         parts: dict[str, Any] = dict(trainer.networks)
         for name, obj in trainer.state_parts().items():
@@ -124,13 +124,13 @@ class DivergenceGuard:
                 parts[name] = obj
         return parts
 
-    def snapshot(self, trainer: "Trainer") -> None:
+    def snapshot(self, trainer: Trainer) -> None:
         old = self._snapshot or {}
         self._snapshot = {name: _copy_into(old.get(name), obj.state_dict()) for name, obj in self._parts(trainer).items()}
         self._snapshot["__fixed__"] = {"step": trainer.step}
         self._snapshot_step = trainer.step
 
-    def rollback(self, trainer: "Trainer") -> None:
+    def rollback(self, trainer: Trainer) -> None:
         assert self._snapshot is not None
         for name, obj in self._parts(trainer).items():
             if name in self._snapshot:
@@ -142,10 +142,10 @@ class DivergenceGuard:
     # ------------------------------------------------------------------------------------------
     # the hook the engine calls after every step
 
-    def before_fit(self, trainer: "Trainer") -> None:
+    def before_fit(self, trainer: Trainer) -> None:
         self.snapshot(trainer)
 
-    def after_step(self, trainer: "Trainer", stats: Stats) -> bool:
+    def after_step(self, trainer: Trainer, stats: Stats) -> bool:
         """True when the step was good; False when it was rolled back (callbacks must not see it)."""
         bad = self.find_nonfinite(trainer, stats)
         if bad is None:
@@ -190,7 +190,7 @@ class DivergenceGuard:
     # mode collapse
 
     @torch.no_grad()
-    def diversity(self, trainer: "Trainer") -> float:
+    def diversity(self, trainer: Trainer) -> float:
         """Mean pairwise L2 distance between the samples of the fixed latent batch."""
         x = trainer.preview().flatten(1).float()  # eval mode: training is unaffected
         n = len(x)
@@ -199,7 +199,7 @@ class DivergenceGuard:
         d = torch.cdist(x, x)  # (n, n)
         return float(d.sum() / (n * (n - 1)))
 
-    def check_collapse(self, trainer: "Trainer") -> None:
+    def check_collapse(self, trainer: Trainer) -> None:
         div = self.diversity(trainer)
         if not torch.isfinite(torch.tensor(div)):
             return
@@ -225,7 +225,7 @@ class DivergenceGuard:
         self.collapsed = bool(state["collapsed"])
 
 
-def _log_event(trainer: "Trainer", record: dict[str, Any]) -> None:
+def _log_event(trainer: Trainer, record: dict[str, Any]) -> None:
     """Write an event line to metrics.jsonl through the run's MetricsLog, when there is one."""
     from gankit.engine.callbacks import MetricsLog
 

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from gankit.engine.trainer import Trainer
 
 
-def apply(trainer: "Trainer") -> None:
+def apply(trainer: Trainer) -> None:
     cfg = trainer.config.perf
     nets = list(trainer.task.networks.values())  # the trained ones; EMA copies keep plain fp32 forwards
     if cfg.channels_last:

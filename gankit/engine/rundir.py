@@ -57,7 +57,7 @@ class Run:
         self.generator.to(self.device)
 
     @classmethod
-    def load(cls, run_dir: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> "Run":
+    def load(cls, run_dir: str | Path, checkpoint: str | Path | None = None, device: str = "cpu") -> Run:
         return cls(run_dir, checkpoint=checkpoint, device=device)
 
     def metrics(self) -> list[dict[str, Any]]:

@@ -20,13 +20,13 @@ from torch import nn
 
 from gankit.config import Config, ConfigError
 from gankit.data import BatchSampler, ImageDataset, load_dataset
-from gankit.errors import CheckpointError, Interrupted, TrainingDiverged
-from gankit.losses import Stats
-from gankit.tasks import StepInfo, Task, build_task
 from gankit.engine import perf
 from gankit.engine.callbacks import Callback
 from gankit.engine.ema import EMA
 from gankit.engine.guard import DivergenceGuard, deferred_interrupts
+from gankit.errors import CheckpointError, Interrupted, TrainingDiverged
+from gankit.losses import Stats
+from gankit.tasks import StepInfo, Task, build_task
 from gankit.utils import eval_mode, resolve_device, resolve_threads, seed_everything
 
 
@@ -122,7 +122,7 @@ class Trainer:
     # ------------------------------------------------------------------------------------------
     # the loop, with housekeeping around the core
 
-    def fit(self) -> "Trainer":
+    def fit(self) -> Trainer:
         for cb in self.callbacks:
             cb.on_start(self)
         max_time = self.config.train.max_time

@@ -1,4 +1,4 @@
-"""``gankit eval``: a thin layer over ``gankit.metrics.evaluate``."""
+"""``gankit eval`` (its parser is in gankit.app.cli): a thin layer over ``gankit.metrics.evaluate``."""
 
 from __future__ import annotations
 
@@ -9,48 +9,8 @@ import time
 from pathlib import Path
 
 from gankit.errors import GankitError
-from gankit.utils import seed_arg
 
 DEFAULT_RUN_SAMPLES = 10000
-
-DESCRIPTION = """Evaluate generated images against reference data.
-
-SOURCE is a run directory (samples are drawn from its latest checkpoint), an image folder, an .npz
-(key 'images', uint8 N x H x W x C) or .npy file, or a dataset name with an optional split
-(mnist:train). REF is a dataset name (default split: test), a folder, an .npz/.npy of images, or
-reference statistics saved with --save-ref. Reference statistics are cached in $GANKIT_CACHE
-(default ~/.cache/gankit)."""
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    from gankit.metrics import EXTRACTORS, METRICS
-
-    p = sub.add_parser("eval", help="FID, KID, IS, precision/recall, ... of samples against data",
-                       description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source", help="run directory, image folder, .npz/.npy file, or dataset[:split]")
-    p.add_argument("--ref", help="reference: mnist, fashion-mnist, digits (optionally :train/:test), a folder, "
-                                 "an .npz/.npy, or saved statistics (default: the run's dataset, test split)")
-    p.add_argument("--metrics", default="fid,kid,precision,recall",
-                   help=f"comma list from: {', '.join(METRICS.names())}; aliases pr, dc, prdc "
-                        f"(default fid,kid,precision,recall)")
-    p.add_argument("--extractor", default="auto",
-                   help=f"auto (mnist for small grayscale images, else inception), {', '.join(EXTRACTORS.names())}, "
-                        f"or package.module:attr naming a torch module")
-    p.add_argument("--json", metavar="FILE", help="also write the numbers as a JSON object keyed by metric")
-    p.add_argument("-n", "--num-samples", type=int, default=None,
-                   help="samples drawn from a run (default 10000); for other sources, use only the first N images")
-    p.add_argument("--seed", type=seed_arg, default=0, help="latent seed for samples drawn from a run")
-    p.add_argument("--checkpoint", help="checkpoint directory of a run (default: the latest)")
-    p.add_argument("--data-root", help="folder with named datasets (default $GANKIT_DATA or ./data)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
-    p.add_argument("--batch-size", type=int, default=500, help="images per extractor batch")
-    p.add_argument("--no-cache", action="store_true", help="recompute reference statistics, write no cache")
-    p.add_argument("--save-ref", metavar="FILE", help="save the reference statistics (.npz) for later --ref FILE")
-    p.add_argument("--inception-weights", metavar="PATH", help="InceptionV3 weights (.pth or .safetensors); "
-                                                               "same as GANKIT_INCEPTION_WEIGHTS")
-    p.add_argument("--download", action="store_true", help="download the InceptionV3 weights if missing (online)")
-    p.set_defaults(func=run)
-
 
 def _source(args: argparse.Namespace):
     """(images or dataset spec, labels, default reference, description) for SOURCE."""
@@ -83,8 +43,8 @@ def _source(args: argparse.Namespace):
 
 def run(args: argparse.Namespace) -> int:
     from gankit.metrics import evaluate, parse_metrics, reference_features
-    from gankit.metrics.extractors import get_extractor
     from gankit.metrics.evaluate import load_images
+    from gankit.metrics.extractors import get_extractor
 
     if args.num_samples is not None and args.num_samples <= 0:
         raise GankitError(f"--num-samples must be positive, got {args.num_samples}")

@@ -29,7 +29,7 @@ class EvalCallback(Callback):
         self.last_step = -1
 
     # -- callback protocol ------------------------------------------------------------------
-    def on_start(self, trainer: "Trainer") -> None:
+    def on_start(self, trainer: Trainer) -> None:
         best_file = self.run_dir / "best.json"
         if best_file.is_file():  # a resumed run keeps its best checkpoint
             try:
@@ -39,17 +39,17 @@ class EvalCallback(Callback):
             except (OSError, json.JSONDecodeError):
                 self.best = None
 
-    def on_step(self, trainer: "Trainer", stats: Any) -> None:
+    def on_step(self, trainer: Trainer, stats: Any) -> None:
         every = trainer.config.eval.every
         if every and trainer.step % every == 0:
             self.evaluate(trainer)
 
-    def on_end(self, trainer: "Trainer") -> None:
+    def on_end(self, trainer: Trainer) -> None:
         if trainer.config.eval.every and trainer.step != self.last_step and trainer.step > 0:
             self.evaluate(trainer)
 
     # -- work --------------------------------------------------------------------------------
-    def reference(self, trainer: "Trainer"):
+    def reference(self, trainer: Trainer):
         from gankit.data import DATASETS, load_dataset
         from gankit.metrics import reference_features
 
@@ -64,20 +64,20 @@ class EvalCallback(Callback):
             self.ref = reference_features(ref, self.extractor(trainer), device=trainer.device, data_root=dc.root)
         return self.ref
 
-    def extractor(self, trainer: "Trainer"):
+    def extractor(self, trainer: Trainer):
         from gankit.metrics import get_extractor
 
         return get_extractor(trainer.config.eval.extractor, trainer.device, (1, *trainer.shape))
 
     @torch.no_grad()
-    def samples(self, trainer: "Trainer") -> tuple[torch.Tensor, torch.Tensor | None]:
+    def samples(self, trainer: Trainer) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The task's evaluation images: from fixed latents, so numbers over time are comparable."""
         nets = trainer.sampling_networks()
         with eval_mode(*nets.values()):
             return trainer.task.evaluation_samples(nets, trainer.config.eval.n_samples,
                                                    trainer.config.train.seed + 10_000)
 
-    def evaluate(self, trainer: "Trainer") -> dict[str, float]:
+    def evaluate(self, trainer: Trainer) -> dict[str, float]:
         from gankit.metrics import evaluate
         from gankit.metrics.extractors.digits import NotDigitsWarning
 
@@ -99,7 +99,7 @@ class EvalCallback(Callback):
             self.keep_best(trainer, results["fid"])
         return results
 
-    def keep_best(self, trainer: "Trainer", fid: float) -> None:
+    def keep_best(self, trainer: Trainer, fid: float) -> None:
         from gankit.engine.checkpoint import list_checkpoints
 
         if self.checkpointer is None:

@@ -74,7 +74,7 @@ class FeatureSet:
         atomic_write_bytes(Path(path), buf.getvalue())
 
     @classmethod
-    def load(cls, path: Path) -> "FeatureSet":
+    def load(cls, path: Path) -> FeatureSet:
         try:
             with np.load(path, allow_pickle=False) as z:
                 if "mu" not in z or "features" not in z:

@@ -20,7 +20,7 @@ class ReportWriter(Callback):
         self.run_dir, self.quiet = Path(run_dir), quiet
         self.path: Path | None = None
 
-    def on_end(self, trainer: "Trainer") -> None:
+    def on_end(self, trainer: Trainer) -> None:
         self.path = write_report(self.run_dir, run=Run(self.run_dir, trainer=trainer))
         if not self.quiet:
             print(f"report: {self.path} (open it in a browser; progress.gif beside it)")

@@ -151,7 +151,7 @@ class _Page:
                 + "".join(self.parts[k] for k in order) + footer + f"</main><script>{JS}</script></body></html>\n")
 
 
-def _load_generator_run(run_dir: Path, run: "Run | None") -> tuple["Run | None", str]:
+def _load_generator_run(run_dir: Path, run: Run | None) -> tuple[Run | None, str]:
     if run is not None:
         return run, ""
     from gankit.engine.rundir import load_run
@@ -162,10 +162,10 @@ def _load_generator_run(run_dir: Path, run: "Run | None") -> tuple["Run | None",
         return None, str(exc)
 
 
-def build_report(run_dir: str | Path, run: "Run | None" = None, max_frames: int = 48, seed: int = 0) -> str:
+def build_report(run_dir: str | Path, run: Run | None = None, max_frames: int = 48, seed: int = 0) -> str:
     """The report page as a string. ``run``: a loaded run to sample from (default: the latest checkpoint)."""
-    from gankit.recipes import RECIPES
     from gankit.engine.rundir import read_run_dir
+    from gankit.recipes import RECIPES
 
     run_dir = Path(run_dir)
     config, meta = read_run_dir(run_dir)
@@ -294,7 +294,7 @@ def build_report(run_dir: str | Path, run: "Run | None" = None, max_frames: int 
     return page.html(title, subtitle)
 
 
-def write_report(run_dir: str | Path, out: str | Path | None = None, run: "Run | None" = None,
+def write_report(run_dir: str | Path, out: str | Path | None = None, run: Run | None = None,
                  max_frames: int = 48, gif: bool = True) -> Path:
     """Write RUN_DIR/report.html (or ``out``) and, with ``gif``, RUN_DIR/progress.gif; returns the page's path."""
     run_dir = Path(run_dir)

@@ -21,6 +21,7 @@ from gankit.config import Config, OptimConfig, Section, one_line_error
 from gankit.data import ImageDataset
 from gankit.errors import ConfigError
 from gankit.losses import Stats
+
 Batch = tuple[torch.Tensor, torch.Tensor | None]  # (images (B, C, H, W) in [-1, 1], labels (B,) or None)
 
 

@@ -19,7 +19,6 @@ from torch import nn
 
 from gankit.losses.penalties import gradient_penalty, r1_penalty
 
-
 # ---------------------------------------------------------------------------------------------
 # regularizers: (D, real, fake, y_real, y_fake, step) -> extra D loss, or None on steps it skips
 

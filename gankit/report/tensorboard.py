@@ -15,13 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 from PIL import Image
 
+from gankit.engine.callbacks import Callback, MetricsLog
 from gankit.errors import GankitError
 from gankit.report.series import is_metric_key, is_speed_key
-from gankit.engine.callbacks import Callback, MetricsLog
 
 if TYPE_CHECKING:
-    from gankit.losses import Stats
     from gankit.engine.trainer import Trainer
+    from gankit.losses import Stats
 
 LOG_SUBDIR = "tensorboard"
 
@@ -43,7 +43,7 @@ class TensorBoard(Callback):
         self.writer = None
         self.logged_grids: list[int] = []
 
-    def on_start(self, trainer: "Trainer") -> None:
+    def on_start(self, trainer: Trainer) -> None:
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
@@ -76,11 +76,11 @@ class TensorBoard(Callback):
         self.writer.add_image("samples/fixed_latents", arr, step, dataformats="HWC")
         self.logged_grids.append(step)
 
-    def on_step(self, trainer: "Trainer", stats: "Stats") -> None:
+    def on_step(self, trainer: Trainer, stats: Stats) -> None:
         if trainer.step % self.sample_every == 0:
             self._grid(trainer.step)
 
-    def on_end(self, trainer: "Trainer") -> None:
+    def on_end(self, trainer: Trainer) -> None:
         if self.writer is None:
             return
         self._grid(trainer.step, "final")
