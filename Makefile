@@ -9,7 +9,7 @@ BIN    := $(VENV)/bin
 TORCH  := torch==2.13.0
 PIP    := $(BIN)/pip install --quiet --disable-pip-version-check
 
-.PHONY: setup setup-test browser demo test test-fast bench clean
+.PHONY: setup setup-test browser demo lint test test-fast bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,10 +42,15 @@ demo: setup
 	$(BIN)/gankit train --out runs/demo
 	@echo "open runs/demo/report.html in a browser: curves, samples over training, timing (one offline file)"
 
-test: setup-test
+# Lint first (seconds): ruff, then the import-linter contract that no floor imports upward (pyproject.toml).
+lint: setup-test
+	$(BIN)/ruff check gankit tests bench scripts
+	$(BIN)/lint-imports
+
+test: lint
 	$(BIN)/python -m pytest -q
 
-test-fast: setup-test
+test-fast: lint
 	$(BIN)/python -m pytest -q -m "not slow"
 
 bench: setup-test

@@ -352,7 +352,7 @@ def load_file(path: str | Path) -> dict[str, Any]:
 
 
 def save(config: Config, path: str | Path) -> None:
-    from gankit.utils import atomic_write_text
+    from gankit.utils import atomic_write_text  # lazy: utils loads torch, and the CLI reads configs without it
 
     atomic_write_text(Path(path), yaml.safe_dump(config.to_dict(), sort_keys=False))
 

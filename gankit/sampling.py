@@ -13,7 +13,20 @@ import torch
 from gankit.engine.rundir import Run
 from gankit.errors import GankitError
 from gankit.models.layers import sample_codes
-from gankit.report.images import slerp
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between latents a, b (D,) at fractions t (T,) -> (T, D).
+
+    Gaussian latents concentrate near a sphere, so slerp stays where the generator was trained while
+    straight lines pass through the low-norm middle (White 2016, Sampling Generative Networks).
+    """
+    a_n, b_n = a / a.norm(), b / b.norm()
+    omega = torch.arccos((a_n * b_n).sum().clamp(-1.0, 1.0))
+    t = t[:, None]
+    if omega.abs() < 1e-6:
+        return (1 - t) * a + t * b
+    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
 @torch.no_grad()

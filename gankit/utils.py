@@ -15,7 +15,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gankit.config import MAX_SEED
 from gankit.errors import GankitError
 
 _UMASK = os.umask(0)
@@ -87,19 +86,6 @@ def atomic_write_text(path: Path, text: str) -> None:
 def _unlink_quiet(path: str | Path) -> None:
     with contextlib.suppress(OSError):
         os.unlink(path)
-
-
-def seed_arg(text: str) -> int:
-    """argparse type for --seed: an integer in [0, 2**63), refused in one line otherwise."""
-    import argparse
-
-    try:
-        seed = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if not 0 <= seed <= MAX_SEED:
-        raise argparse.ArgumentTypeError(f"must lie in [0, 2**63 - 1], got {seed}")
-    return seed
 
 
 def seed_everything(seed: int) -> None:

@@ -27,7 +27,7 @@ __all__ = ["DATASETS", "BatchSampler", "ImageDataset", "load_dataset"]
 
 @DATASETS.register("digits", "scikit-learn's 8x8 handwritten digits (1,797 images, embedded, offline), resized")
 def _digits(cfg: DataConfig) -> ImageDataset:
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # scikit-learn loads in a second; only for this dataset
 
     bunch = load_digits()
     rng = np.random.default_rng(0)  # a fixed train/test split: 80/20

@@ -12,7 +12,7 @@ import torch
 from gankit.engine.checkpoint import save_checkpoint
 from gankit.errors import GankitError
 from gankit.losses import Stats
-from gankit.utils import atomic_write_text, human_duration, save_image_grid
+from gankit.utils import atomic_path, atomic_write_text, human_duration, save_image_grid
 
 if TYPE_CHECKING:
     from gankit.engine.trainer import Trainer
@@ -152,7 +152,7 @@ class Progress(Callback):
     def on_start(self, trainer: Trainer) -> None:
         if not self.enabled:
             return
-        from rich.console import Console
+        from rich.console import Console  # rich's progress machinery only when a bar is shown
         from rich.progress import (
             BarColumn,
             Progress,
@@ -225,7 +225,7 @@ def read_metrics(path: Path) -> list[dict]:
 
 
 def plot_losses(metrics_file: Path, out: Path) -> None:
-    import matplotlib
+    import matplotlib  # matplotlib (half a second to import) only when a curve is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -243,8 +243,6 @@ def plot_losses(metrics_file: Path, out: Path) -> None:
         ax.legend()
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    from gankit.utils import atomic_path
-
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png")
     plt.close(fig)

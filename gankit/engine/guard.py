@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from gankit.config import GuardConfig
+from gankit.engine.callbacks import MetricsLog
 from gankit.errors import Interrupted
 from gankit.losses import Stats
 
@@ -227,8 +228,6 @@ class DivergenceGuard:
 
 def _log_event(trainer: Trainer, record: dict[str, Any]) -> None:
     """Write an event line to metrics.jsonl through the run's MetricsLog, when there is one."""
-    from gankit.engine.callbacks import MetricsLog
-
     for cb in trainer.callbacks:
         if isinstance(cb, MetricsLog):
             cb.event(trainer, record)

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from gankit.data import DATASETS, load_dataset
 from gankit.engine.callbacks import Callback, Checkpointer, MetricsLog
+from gankit.engine.checkpoint import list_checkpoints
+from gankit.metrics.evaluate import evaluate, reference_features
+from gankit.metrics.extractors import get_extractor
+from gankit.metrics.extractors.digits import NotDigitsWarning
 from gankit.utils import atomic_write_text, eval_mode
 
 if TYPE_CHECKING:
@@ -50,9 +55,6 @@ class EvalCallback(Callback):
 
     # -- work --------------------------------------------------------------------------------
     def reference(self, trainer: Trainer):
-        from gankit.data import DATASETS, load_dataset
-        from gankit.metrics import reference_features
-
         if self.ref is None:
             ec, dc = trainer.config.eval, trainer.config.data
             if ec.ref:
@@ -65,8 +67,6 @@ class EvalCallback(Callback):
         return self.ref
 
     def extractor(self, trainer: Trainer):
-        from gankit.metrics import get_extractor
-
         return get_extractor(trainer.config.eval.extractor, trainer.device, (1, *trainer.shape))
 
     @torch.no_grad()
@@ -78,9 +78,6 @@ class EvalCallback(Callback):
                                                    trainer.config.train.seed + 10_000)
 
     def evaluate(self, trainer: Trainer) -> dict[str, float]:
-        from gankit.metrics import evaluate
-        from gankit.metrics.extractors.digits import NotDigitsWarning
-
         ec = trainer.config.eval
         t0 = time.perf_counter()
         images, labels = self.samples(trainer)
@@ -100,8 +97,6 @@ class EvalCallback(Callback):
         return results
 
     def keep_best(self, trainer: Trainer, fid: float) -> None:
-        from gankit.engine.checkpoint import list_checkpoints
-
         if self.checkpointer is None:
             return
         if self.checkpointer.last_step != trainer.step:

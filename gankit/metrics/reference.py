@@ -23,9 +23,11 @@ import numpy as np
 import torch
 
 from gankit.errors import GankitError, first_line
+from gankit.metrics.classes import class_histogram
 from gankit.metrics.extractors import FeatureExtractor
 from gankit.metrics.fid import feature_stats
 from gankit.metrics.knn import knn_radii
+from gankit.utils import atomic_write_bytes
 
 CACHE_FORMAT = 1
 
@@ -58,8 +60,6 @@ class FeatureSet:
         return self.radii[k]
 
     def save(self, path: Path) -> None:
-        from gankit.utils import atomic_write_bytes
-
         mu, sigma = self.stats()
         arrays = {"format": np.array(CACHE_FORMAT), "features": self.features, "count": np.array(self.count),
                   "extractor": np.array(self.extractor), "mu": mu, "sigma": sigma}
@@ -122,8 +122,6 @@ def build_feature_set(images: torch.Tensor, extractor: FeatureExtractor, *, keep
     mu, sigma = feature_stats(out.features) if len(out.features) > 1 else (None, None)
     hist = None
     if out.logits is not None:
-        from gankit.metrics.classes import class_histogram
-
         hist = class_histogram(out.logits.argmax(1), out.logits.shape[1])
     rows = subsample(len(out.features), keep, seed)
     pick = (lambda a: a) if rows is None else (lambda a: a[rows])

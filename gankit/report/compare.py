@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gankit.engine.rundir import read_run_dir
 from gankit.errors import GankitError
 from gankit.report.plots import Panel, inline_svg, render
 from gankit.report.series import Series, read_series
@@ -70,7 +71,7 @@ class Comparison:
         return [p.data() for p in self.panels()]
 
     def print_table(self) -> None:
-        from rich.console import Console
+        from rich.console import Console  # rich only where a table is printed
         from rich.table import Table
 
         console = Console()
@@ -126,7 +127,6 @@ def _labels(dirs: list[Path]) -> list[str]:
 def compare_runs(run_dirs: list[str | Path], keys: list[str] | None = None,
                  max_keys: int = DEFAULT_MAX_KEYS) -> Comparison:
     """Read several run directories. ``keys``: what to plot (default: metrics first, then losses)."""
-    from gankit.engine.rundir import read_run_dir
 
     if not run_dirs:
         raise GankitError("compare needs at least one run directory")

@@ -13,18 +13,19 @@ import json
 import platform
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import torch
 import yaml
 
+from gankit import __version__, sampling
+from gankit.engine.rundir import Run, load_run, read_run_dir
 from gankit.errors import CheckpointError, GankitError
+from gankit.recipes import RECIPES
 from gankit.report import images as im
 from gankit.report.plots import Panel, inline_svg, render
 from gankit.report.series import Series, read_series
 from gankit.utils import atomic_write_text, human_duration
-
-if TYPE_CHECKING:
-    from gankit.engine.rundir import Run
 
 SECTIONS = [("summary", "Summary"), ("samples", "Samples"), ("progress", "Samples over training"),
             ("losses", "Losses"), ("metrics", "Metrics"), ("stats", "Training statistics"),
@@ -108,14 +109,10 @@ def _file_bytes(path: Path) -> bytes | None:
 
 
 def _version() -> str:
-    from gankit import __version__
-
     return __version__
 
 
 def _torch_version() -> str:
-    import torch
-
     return torch.__version__
 
 
@@ -140,8 +137,6 @@ class _Page:
     def html(self, title: str, subtitle: str) -> str:
         order = [k for k, _ in SECTIONS if k in self.parts]
         nav = "".join(f'<a href="#{k}">{_e(dict(SECTIONS)[k])}</a>' for k in order)
-        from gankit import __version__
-
         footer = (f'<p class="note">Written by gankit {__version__} on {time.strftime("%Y-%m-%d %H:%M")}. '
                   f"Self-contained: images and plots are embedded, nothing is fetched.</p>")
         return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -154,8 +149,6 @@ class _Page:
 def _load_generator_run(run_dir: Path, run: Run | None) -> tuple[Run | None, str]:
     if run is not None:
         return run, ""
-    from gankit.engine.rundir import load_run
-
     try:
         return load_run(run_dir), ""
     except CheckpointError as exc:
@@ -164,9 +157,6 @@ def _load_generator_run(run_dir: Path, run: Run | None) -> tuple[Run | None, str
 
 def build_report(run_dir: str | Path, run: Run | None = None, max_frames: int = 48, seed: int = 0) -> str:
     """The report page as a string. ``run``: a loaded run to sample from (default: the latest checkpoint)."""
-    from gankit.engine.rundir import read_run_dir
-    from gankit.recipes import RECIPES
-
     run_dir = Path(run_dir)
     config, meta = read_run_dir(run_dir)
     summary = _read_json(run_dir / "summary.json")
@@ -229,8 +219,6 @@ def build_report(run_dir: str | Path, run: Run | None = None, max_frames: int = 
     # -- pictures that need the generator (gankit.sampling: the same as gankit sample / gankit interpolate)
     gen_run, why = _load_generator_run(run_dir, run)
     if gen_run is not None:
-        from gankit import sampling
-
         m = gen_run.config.model
         infogan = bool(m.info_categories or m.info_continuous)
         if gen_run.num_classes:

@@ -1,4 +1,4 @@
-"""Pictures for the report: PNG grids in memory, row labels, slerp, the progress GIF."""
+"""Pictures for the report: PNG grids in memory, row labels, the progress GIF."""
 
 from __future__ import annotations
 
@@ -54,20 +54,6 @@ def label_rows(img: Image.Image, labels: list[str], rows: int, pad: int = 2) -> 
     for i, text in enumerate(labels):
         draw.text((4, int((i + 0.5) * row_h)), text, fill="black", font=font, anchor="lm")
     return out
-
-
-def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-    """Spherical interpolation between latents a, b (D,) at fractions t (T,) -> (T, D).
-
-    Gaussian latents concentrate near a sphere, so slerp stays where the generator was trained while
-    straight lines pass through the low-norm middle (White 2016, Sampling Generative Networks).
-    """
-    a_n, b_n = a / a.norm(), b / b.norm()
-    omega = torch.arccos((a_n * b_n).sum().clamp(-1.0, 1.0))
-    t = t[:, None]
-    if omega.abs() < 1e-6:
-        return (1 - t) * a + t * b
-    return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
 def sample_frames(run_dir: Path) -> list[tuple[int, Path]]:

@@ -32,7 +32,7 @@ class Panel:
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # matplotlib (half a second to import) only when a plot is drawn
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -44,11 +44,9 @@ def render(panels: Sequence[Panel], ncols: int = 1, fmt: str = "svg", salt: str 
            panel_size: tuple[float, float] = (6.4, 3.2)) -> bytes:
     """Draw panels on a grid of axes and return the file bytes (svg or png)."""
     plt = _pyplot()
-    import matplotlib
-
     nrows = max(1, -(-len(panels) // ncols))
     # svg.hashsalt keeps the ids of several inline SVGs in one page distinct; fonttype none keeps text as text.
-    with matplotlib.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none", "font.size": 9}):
+    with plt.rc_context({"svg.hashsalt": salt, "svg.fonttype": "none", "font.size": 9}):
         fig, axes = plt.subplots(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
                                  dpi=100, squeeze=False)
         for ax, panel in zip(axes.flat, panels):

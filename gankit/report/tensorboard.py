@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+import yaml
 from PIL import Image
 
 from gankit.engine.callbacks import Callback, MetricsLog
@@ -44,7 +45,7 @@ class TensorBoard(Callback):
         self.logged_grids: list[int] = []
 
     def on_start(self, trainer: Trainer) -> None:
-        try:
+        try:  # tensorboard is optional at run time: --no-tensorboard runs without it
             from torch.utils.tensorboard import SummaryWriter
         except ImportError:
             raise GankitError("TensorBoard logging needs the tensorboard package (pip install tensorboard), "
@@ -52,8 +53,6 @@ class TensorBoard(Callback):
         # purge_step: on resume, TensorBoard hides events a previous session logged after the checkpoint.
         self.writer = SummaryWriter(log_dir=str(self.log_dir), purge_step=trainer.step or None)
         if trainer.step == 0:
-            import yaml
-
             text = yaml.safe_dump(trainer.config.to_dict(), sort_keys=False)
             self.writer.add_text("config", "```\n" + text + "```", 0)
         self.metrics.extra_writers.append(self)
