@@ -260,13 +260,19 @@ def read_meta(path: Path) -> dict[str, Any]:
         first = first_line(exc)
         raise CheckpointError(f"checkpoint {path} has an unreadable state.json: {first}") from None
     check_format_version(meta, FORMAT_VERSION, f"checkpoint {path}: state.json", f"checkpoint {path}")
-    if "sha256" in meta:
-        try:
-            intact = meta["sha256"] == _meta_digest(meta)
-        except (TypeError, ValueError):
-            intact = False
-        if not intact:
-            raise CheckpointError(f"checkpoint {path} is corrupt: state.json does not match its SHA-256")
+    # Every check is mandatory: deleting the checksums from state.json must not switch checking off.
+    files = meta.get("files") if isinstance(meta.get("files"), dict) else {}
+    unsigned = (["state.json"] if "sha256" not in meta else []) + \
+        [name for name in TENSOR_FILES if not isinstance(files.get(name), dict) or "sha256" not in files[name]]
+    if unsigned:
+        raise CheckpointError(f"checkpoint {path} carries no checksum for {', '.join(unsigned)}; gankit loads "
+                              f"only checkpoints it can verify")
+    try:
+        intact = meta["sha256"] == _meta_digest(meta)
+    except (TypeError, ValueError):
+        intact = False
+    if not intact:
+        raise CheckpointError(f"checkpoint {path} is corrupt: state.json does not match its SHA-256")
     return meta
 
 
@@ -274,10 +280,10 @@ def load_checkpoint(path: Path, networks_only: bool = False
                     ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
     """Read (weights per network, state). Refuses anything that is not an intact gankit checkpoint."""
     path = Path(path)
-    meta = read_meta(path)
-    files = meta.get("files") if isinstance(meta.get("files"), dict) else {}
-    flat = _read_tensors(path / "weights.safetensors", files.get("weights.safetensors"))
-    state_tensors = {} if networks_only else _read_tensors(path / "state.safetensors", files.get("state.safetensors"))
+    meta = read_meta(path)  # guarantees a checksum for each tensor file
+    files = meta["files"]
+    flat = _read_tensors(path / "weights.safetensors", files["weights.safetensors"])
+    state_tensors = {} if networks_only else _read_tensors(path / "state.safetensors", files["state.safetensors"])
     weights: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in flat.items():
         net, _, name = key.partition(".")

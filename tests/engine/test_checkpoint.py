@@ -260,3 +260,25 @@ def test_a_plausible_edit_of_state_json_is_caught(tmp_path):
     (path / "state.json").write_text(text.replace('"step": 7', '"step": 8', 1))
     with pytest.raises(CheckpointError, match="SHA-256"):
         ck.load_checkpoint(path)
+
+
+@pytest.mark.parametrize("strip", ["both", "state.json's own", "the tensor files' (digest recomputed)",
+                                   "one tensor file's (digest recomputed)"])
+def test_a_checkpoint_without_its_checksums_is_refused(tmp_path, strip):
+    """Deleting the checksums must not switch verification off: such a checkpoint is refused, then skipped."""
+    old = ck.save_checkpoint(tmp_path, 1, _weights(), _state())
+    path = ck.save_checkpoint(tmp_path, 2, _weights(), _state())
+    meta = json.loads((path / "state.json").read_text())
+    if strip in ("both", "the tensor files' (digest recomputed)"):
+        del meta["files"]
+    if strip == "one tensor file's (digest recomputed)":
+        del meta["files"]["state.safetensors"]["sha256"]
+    if strip != "both":
+        meta["sha256"] = ck._meta_digest(meta)
+    if strip in ("both", "state.json's own"):
+        del meta["sha256"]
+    (path / "state.json").write_text(json.dumps(meta))
+    for networks_only in (False, True):
+        with pytest.raises(CheckpointError, match=r"step-00000002 carries no checksum for .*; gankit loads only"):
+            ck.load_checkpoint(path, networks_only=networks_only)
+    assert ck.latest_intact_checkpoint(tmp_path)[0] == old
