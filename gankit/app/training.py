@@ -7,7 +7,9 @@ trains a resolved config; ``train`` and ``resume`` (and the CLI) resolve one and
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import sys
 import time
@@ -17,7 +19,7 @@ from typing import Any
 
 from gankit import config as cfgmod
 from gankit.config import Config
-from gankit.data import ImageDataset
+from gankit.data import DATASETS, ImageDataset
 from gankit.engine import callbacks as cb
 from gankit.engine.checkpoint import (
     clean_partial,
@@ -118,13 +120,15 @@ def run_config(cfg: Config, *, resume: bool = False, callbacks: Sequence[cb.Call
                dataset: ImageDataset | None = None, quiet: bool = False, progress: bool | None = None) -> Run:
     """Train a resolved config into its run directory (``cfg.out``, or runs/NAME) and return the run.
 
-    ``resume``: continue the directory's interrupted run from its newest intact checkpoint, exactly
-    (the config must describe the same run, up to RESUMABLE_KEYS); otherwise the directory must be
-    new or empty. ``callbacks`` run after the run's own (logs, grids, checkpoints, progress, summary);
-    ``dataset`` replaces loading ``cfg.data``. Data and networks are built before anything is written.
+    ``resume``: continue the directory's run from its newest intact checkpoint, exactly (the config
+    must describe the same run, up to RESUMABLE_KEYS); otherwise the directory must be new or empty.
+    ``callbacks`` run after the run's own (logs, grids, checkpoints, progress, summary); ``dataset``
+    replaces loading ``cfg.data``. Data and networks are built before anything is written, and the
+    process holds the directory's lock from then until it returns: one writer per run directory.
     """
     run_dir = default_run_dir(cfg)
     cfg.train.threads = resolve_threads(cfg.train.threads)  # recorded in config.yaml: the run says what it used
+    check_out_apart_from_data(run_dir, cfg)
     if resume:
         changed = config_changes(saved_config(run_dir), cfg)
         if changed:
@@ -133,15 +137,66 @@ def run_config(cfg: Config, *, resume: bool = False, callbacks: Sequence[cb.Call
     trainer = Trainer(cfg, dataset)
     if not resume:
         check_run_dir_free(run_dir)
-    return _run_training(trainer, run_dir, quiet=quiet, progress=progress, resume=resume, extra=callbacks)
+    with RunLock(run_dir):
+        if not resume:
+            check_run_dir_free(run_dir)  # again, under the lock: another process may have started it meanwhile
+        return _run_training(trainer, run_dir, quiet=quiet, progress=progress, resume=resume, extra=callbacks)
+
+
+LOCK_FILE = ".gankit.lock"
+
+
+class RunLock:
+    """An advisory lock on RUN_DIR/.gankit.lock (``fcntl.flock``), held while a process writes the run.
+
+    The kernel releases it when the process dies, so a SIGKILL never leaves a stale lock; a second
+    writer gets a one-line error naming the process that holds it. The lock file holds that PID and
+    stays behind (it is gankit's file; removing it would race with the next writer opening it).
+    """
+
+    def __init__(self, run_dir: Path):
+        self.run_dir, self.fd = Path(run_dir), -1
+
+    def __enter__(self) -> RunLock:
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise GankitError(f"cannot create run directory {self.run_dir}: {exc.strerror or exc}") from None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip() or "another process"
+            os.close(self.fd)
+            raise GankitError(f"run directory {self.run_dir} is being written by process {holder} (it holds "
+                              f"{self.run_dir / LOCK_FILE}); wait for it or choose another --out") from None
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # closing the descriptor releases the lock
 
 
 def check_run_dir_free(path: Path) -> None:
     if path.exists() and not path.is_dir():
         raise GankitError(f"--out {path} is a file, not a directory; choose another --out")
-    if path.exists() and any(path.iterdir()):
+    if path.exists() and any(p.name != LOCK_FILE for p in path.iterdir()):
         raise GankitError(f"run directory {path} already exists and is not empty; choose another --out "
-                          f"(or --resume it)")
+                          f"(or --resume it, if it is a gankit run)")
+
+
+def check_out_apart_from_data(run_dir: Path, cfg: Config) -> None:
+    """Refuse a run directory inside the data folder (its PNGs would become training data) or data inside it."""
+    data = Path(cfg.data.name).expanduser()
+    if cfg.data.name in DATASETS or not data.exists():
+        return
+    out, data = run_dir.resolve(), data.resolve()  # symlinks resolved: a link into the data folder counts
+    if data.is_dir() and out.is_relative_to(data):
+        raise GankitError(f"--out {run_dir} is inside the data folder {cfg.data.name}: the run's images would "
+                          f"become training data; choose an --out outside it")
+    if data.is_relative_to(out):
+        raise GankitError(f"the data {cfg.data.name} lies inside the run directory {run_dir}; choose another --out")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -172,20 +227,31 @@ def resume(run_dir: str | Path, *, quiet: bool = False, progress: bool | None = 
 
 
 def saved_config(run_dir: Path) -> Config:
+    """The config of a gankit run directory; anything without gankit's run.json is refused untouched."""
     if not run_dir.is_dir():
         raise CheckpointError(f"run directory not found: {run_dir}")
-    cfg_file = run_dir / "config.yaml"
-    if not cfg_file.is_file():
-        raise CheckpointError(f"{run_dir} is not a gankit run directory (no config.yaml)")
-    meta_file = run_dir / "run.json"
-    if meta_file.is_file():
-        read_run_meta(meta_file, run_dir)
+    cfg_file, meta_file = run_dir / "config.yaml", run_dir / "run.json"
+    if not meta_file.is_file() or not cfg_file.is_file():
+        raise CheckpointError(f"{run_dir} is not a gankit run directory (needs the run.json and config.yaml "
+                              f"gankit train writes); nothing there was changed")
+    read_run_meta(meta_file, run_dir)
     return cfgmod.load(cfg_file)
 
 
+def is_gankit_run(run_dir: Path) -> bool:
+    try:
+        meta = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("format_version"), int)
+
+
 def is_interrupted_run(run_dir: Path) -> bool:
-    """A run directory whose training started and did not finish (killed, crashed or interrupted)."""
-    if not (run_dir / "config.yaml").is_file():
+    """A gankit run directory (run.json with a format version) whose training started and did not finish.
+
+    Anything else, such as a folder holding the user's own config.yaml, is never taken for a run.
+    """
+    if not (run_dir / "config.yaml").is_file() or not is_gankit_run(run_dir):
         return False
     summary = run_dir / "summary.json"
     if not summary.is_file():
@@ -196,14 +262,30 @@ def is_interrupted_run(run_dir: Path) -> bool:
         return False
 
 
-def _mark_complete(run_dir: Path) -> None:
+def _mark_complete(run_dir: Path, complete: bool = True) -> None:
     """Flag summary.json complete once every end-of-run file (checkpoint, grids, report) is on disk.
 
     The summary itself is written earlier, for the report to show; a kill between the two leaves
     the run incomplete, so the same command again resumes it and redoes the end-of-run files.
     """
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-    atomic_write_text(run_dir / "summary.json", json.dumps({**summary, "complete": True}, indent=2))
+    atomic_write_text(run_dir / "summary.json", json.dumps({**summary, "complete": complete}, indent=2))
+
+
+def _is_complete(run_dir: Path) -> bool:
+    try:
+        return json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("complete") is True
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return False
+
+
+def _check_work_left(trainer: Trainer, run_dir: Path, state: dict[str, Any]) -> None:
+    """Refuse, touching nothing, to 'resume' a finished run to limits it has already reached."""
+    step, elapsed = int(state.get("step", 0)), float(state.get("elapsed", 0.0))
+    total, max_time = trainer.total_steps, trainer.config.train.max_time
+    if (total is not None and step >= total) or (max_time is not None and elapsed >= max_time):
+        raise GankitError(f"{run_dir} is complete at step {step} ({elapsed:.0f} s of training); to continue it, "
+                          f"give a larger --steps, --epochs or --max-time (nothing was changed)")
 
 
 def config_changes(saved: Config, new: Config) -> str:
@@ -228,7 +310,7 @@ def _load_networks(trainer: Trainer, run_dir: Path) -> tuple[Path | None, dict[s
     Runs before anything is written, so a checkpoint that does not fit leaves the run untouched; the
     rest of the state (optimizers, RNG, callbacks) is loaded once the callbacks exist.
     """
-    remove_temporaries(run_dir)  # config, grids or summary cut by a kill mid-write
+    remove_temporaries(run_dir, run_dir / "samples")  # config, grids or summary cut by a kill mid-write
     clean_partial(run_dir)
     ckpt, skipped = latest_intact_checkpoint(run_dir)
     if ckpt is None and skipped:  # starting over would overwrite them and the run's log
@@ -274,16 +356,15 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
                                   f"images of {old.get('shape')} then, {len(ds)} of {list(trainer.shape)} now)")
         created = old.get("created", created)
     ckpt, state = _load_networks(trainer, run_dir) if resume else (None, {})
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GankitError(f"cannot create run directory {run_dir}: {exc.strerror or exc}") from None
-    cfgmod.save(cfg, run_dir / "config.yaml")
+    if resume and _is_complete(run_dir):  # extending a finished run: nothing changes unless there is work
+        _check_work_left(trainer, run_dir, state)
+        _mark_complete(run_dir, False)  # first, so a failure below leaves a run that resumes, not a stale "complete"
     num_classes = trainer.task.num_classes
     meta = {"format_version": RUN_FORMAT_VERSION, "shape": list(trainer.shape), "num_classes": num_classes,
             "class_names": ds.class_names if num_classes else [], "dataset": ds.name,
             "dataset_size": len(ds), "created": created}
-    atomic_write_text(run_dir / "run.json", json.dumps(meta, indent=2))
+    atomic_write_text(run_dir / "run.json", json.dumps(meta, indent=2))  # gankit's mark on the folder comes first
+    cfgmod.save(cfg, run_dir / "config.yaml")
 
     lc = cfg.log
     metrics = cb.MetricsLog(run_dir, lc.log_every)
@@ -308,6 +389,9 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
         if ckpt is not None:
             trainer.load_state_dict(state)
         _truncate_metrics(run_dir / "metrics.jsonl", trainer.step)
+        if metrics.count and any(r.get("step") == trainer.step and "images_per_s" in r
+                                 for r in cb.read_metrics(metrics.path)):
+            metrics.count, metrics.sums = 0, {}  # the end of the earlier session already logged that window
         for c in trainer.callbacks:
             if isinstance(c, cb.Checkpointer):
                 c.last_step = trainer.step  # that state is on disk already
