@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from gankit.app.cli import main
-from gankit.errors import CheckpointError, GankitError
 from gankit.engine import checkpoint as ck
+from gankit.errors import CheckpointError, GankitError
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -4,12 +4,14 @@ import numpy as np
 import pytest
 import torch
 
+from gankit.app.training import train
+from gankit.engine.rundir import load_run
+from gankit.engine.trainer import Trainer
 from gankit.errors import ConfigError, GankitError
-from gankit.engine import Trainer, load_run, train
 
 
 def _weights(trainer):
-    return torch.cat([p.detach().flatten() for p in trainer.G.parameters()])
+    return torch.cat([p.detach().flatten() for p in trainer.task.G.parameters()])
 
 
 def test_same_seed_same_weights_different_seed_differs(tiny_config):
@@ -24,11 +26,11 @@ def test_same_seed_same_weights_different_seed_differs(tiny_config):
 def test_training_changes_both_networks_and_losses_are_finite(recipe, tiny_config):
     t = Trainer(tiny_config(recipe=recipe, steps=3))
     g0 = _weights(t).clone()
-    d0 = torch.cat([p.detach().flatten() for p in t.D.parameters()]).clone()
+    d0 = torch.cat([p.detach().flatten() for p in t.task.D.parameters()]).clone()
     stats = t.train_step()
     assert all(torch.isfinite(v) for v in stats.values())
     assert not torch.equal(g0, _weights(t))
-    assert not torch.equal(d0, torch.cat([p.detach().flatten() for p in t.D.parameters()]))
+    assert not torch.equal(d0, torch.cat([p.detach().flatten() for p in t.task.D.parameters()]))
 
 
 def test_n_critic_consumes_batches(tiny_config):

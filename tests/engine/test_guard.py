@@ -4,12 +4,12 @@ import json
 
 import pytest
 import torch
+from engine_helpers import after_g_step, fit  # tests/engine/engine_helpers.py
 
-from gankit.errors import GankitError, TrainingDiverged
 from gankit.engine import callbacks as cb
 from gankit.engine.checkpoint import list_checkpoints, load_checkpoint
 from gankit.engine.trainer import Trainer
-from gankit.app.training import _run_training
+from gankit.errors import GankitError, TrainingDiverged
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +25,8 @@ def _events(run_dir, kind):
 
 
 def _poison_d_at(steps, once=True):
-    """A G hook that writes NaN into one weight of D at the end of the given generator steps (once each:
-    the step is redone after the rollback)."""
+    """A hook for after the G step that writes NaN into one weight of D at the end of the given steps (once
+    each: the step is redone after the rollback)."""
     steps = set(steps)
 
     def hook(trainer):
@@ -34,7 +34,7 @@ def _poison_d_at(steps, once=True):
             if once:
                 steps.discard(trainer.step + 1)
             with torch.no_grad():
-                next(trainer.D.parameters()).view(-1)[0] = float("nan")
+                next(trainer.task.D.parameters()).view(-1)[0] = float("nan")
     return hook
 
 
@@ -48,17 +48,16 @@ class Seen(cb.Callback):
 
 
 def _run(cfg, run_dir, d_hook=None, *callbacks):
-    t = Trainer(cfg)
-    if d_hook:
-        t.g_hooks.append(d_hook)
-    t.callbacks = list(callbacks)
-    t.guard.warn = lambda msg: None
-    _run_training(t, run_dir, quiet=True, progress=False)
-    return t
+    def setup(trainer):
+        if d_hook:
+            after_g_step(trainer, d_hook)
+        trainer.guard.warn = lambda msg: None
+
+    return fit(cfg, run_dir, *callbacks, setup=setup)
 
 
 def _all_finite(trainer):
-    return all(bool(torch.isfinite(p).all()) for net in trainer.networks().values() for p in net.parameters())
+    return all(bool(torch.isfinite(p).all()) for net in trainer.networks.values() for p in net.parameters())
 
 
 def test_nan_weight_is_caught_in_the_same_step_rolled_back_and_lr_lowered(tmp_path, tiny_config):
@@ -69,7 +68,7 @@ def test_nan_weight_is_caught_in_the_same_step_rolled_back_and_lr_lowered(tmp_pa
     assert event["bad_step"] == 3 and event["rolled_back_to"] == 2 and event["action"] == "lower_lr"
     assert event["what"].startswith("weight D.")
     assert t.step == 6 and seen.steps == [1, 2, 3, 4, 5, 6] and seen.finite and _all_finite(t)
-    assert [g["lr"] for opt in t.optimizers() for g in opt.param_groups] == [1e-4, 1e-4]
+    assert [g["lr"] for opt in t.task.optimizers.values() for g in opt.param_groups] == [1e-4, 1e-4]
     for ckpt in list_checkpoints(tmp_path):
         weights, _ = load_checkpoint(ckpt)
         assert all(bool(torch.isfinite(v).all()) for sd in weights.values() for v in sd.values() if v.is_floating_point())
@@ -80,7 +79,7 @@ def test_skip_keeps_the_learning_rate_and_moves_on_to_new_data(tmp_path, tiny_co
     t = _run(cfg, tmp_path, _poison_d_at({2}))
     [event] = _events(tmp_path, "nonfinite")
     assert event["action"] == "skip"
-    assert [g["lr"] for opt in t.optimizers() for g in opt.param_groups] == [cfg.optim.lr_g, cfg.optim.lr_d]
+    assert [g["lr"] for opt in t.task.optimizers.values() for g in opt.param_groups] == [cfg.optim.lr_g, cfg.optim.lr_d]
     assert t.sampler.position == 5 * cfg.train.batch_size  # 5 batches drawn for 4 good steps
 
 
@@ -94,16 +93,20 @@ def test_rollback_goes_to_the_last_snapshot(tmp_path, tiny_config):
 
 
 def test_nan_loss_is_named(tmp_path, tiny_config):
-    t = Trainer(tiny_config(steps=4))
-    t.guard.warn = lambda msg: None
-    g_term, calls = t.loss.g_term, []
+    calls = []
 
-    def poisoned(logits):  # the second generator loss ever computed is +Inf
-        calls.append(1)
-        return g_term(logits) * (float("inf") if len(calls) == 2 else 1.0)
+    def setup(trainer):
+        trainer.guard.warn = lambda msg: None
+        loss = trainer.task.loss
+        g_term = loss.g_term
 
-    t.loss.g_term = poisoned
-    _run_training(t, tmp_path, quiet=True, progress=False)
+        def poisoned(logits):  # the second generator loss ever computed is +Inf
+            calls.append(1)
+            return g_term(logits) * (float("inf") if len(calls) == 2 else 1.0)
+
+        loss.g_term = poisoned
+
+    fit(tiny_config(steps=4), tmp_path, setup=setup)
     [event] = _events(tmp_path, "nonfinite")
     assert event["bad_step"] == 2 and "g_loss" in event["what"]
 
@@ -128,7 +131,7 @@ def test_guard_does_not_change_a_healthy_run(tiny_config):
     on = Trainer(tiny_config(steps=4)).fit()
     off = Trainer(tiny_config(steps=4, **{"guard.enabled": False})).fit()
     assert on.guard is not None and off.guard is None
-    for a, b in zip(on.G.state_dict().values(), off.G.state_dict().values()):
+    for a, b in zip(on.task.G.state_dict().values(), off.task.G.state_dict().values()):
         assert torch.equal(a, b)
 
 
@@ -136,15 +139,17 @@ def test_mode_collapse_is_logged_as_a_warning(tmp_path, tiny_config):
     def collapse(trainer):  # from step 4 on, G ignores z: every sample is the same image
         if trainer.step >= 3:
             with torch.no_grad():
-                for p in trainer.G.parameters():
+                for p in trainer.task.G.parameters():
                     p.mul_(0.0)
 
     cfg = tiny_config(steps=6, **{"guard.collapse_every": 1, "guard.collapse_ratio": 0.5})
-    t = Trainer(cfg)
-    t.g_hooks.append(collapse)
     warnings = []
-    t.guard.warn = warnings.append
-    _run_training(t, tmp_path, quiet=True, progress=False)
+
+    def setup(trainer):
+        after_g_step(trainer, collapse)
+        trainer.guard.warn = warnings.append
+
+    t = fit(cfg, tmp_path, setup=setup)
     [event] = _events(tmp_path, "mode_collapse_warning")
     assert event["step"] == 4 and event["sample_diversity"] < 0.5 * event["peak_diversity"]
     assert len(warnings) == 1 and "mode collapse" in warnings[0]
@@ -157,7 +162,7 @@ def test_nan_gradient_is_named(tmp_path, tiny_config):
     def poison_grad(trainer):  # after G's update in step 2: a NaN left in a gradient, weights still finite
         if trainer.step == 1 and not fired:
             fired.append(True)
-            next(p for p in trainer.G.parameters() if p.grad is not None).grad.view(-1)[0] = float("nan")
+            next(p for p in trainer.task.G.parameters() if p.grad is not None).grad.view(-1)[0] = float("nan")
 
     cfg = tiny_config(steps=3, **{"guard.snapshot_every": 1})
     t = _run(cfg, tmp_path, poison_grad)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from engine_helpers import fit  # tests/engine/engine_helpers.py
 
+from gankit.app.training import is_interrupted_run
 from gankit.engine.checkpoint import list_checkpoints, load_checkpoint, verify_checkpoint
-from gankit.engine.trainer import Trainer
-from gankit.app.training import _run_training, is_interrupted_run
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -75,14 +75,13 @@ def test_sigkill_at_random_moments_then_resume_gives_the_uninterrupted_result(tm
 
     # the uninterrupted reference, in this process with the same single thread
     ref = tmp_path / "ref"
-    trainer = Trainer(cfg)
-    _run_training(trainer, ref, quiet=True, progress=False)
+    fit(cfg, ref)
     wa, sa = load_checkpoint(list_checkpoints(ref)[-1])
     wb, sb = load_checkpoint(list_checkpoints(run_dir)[-1])
     for net in wa:
         for k in wa[net]:
             assert torch.equal(wa[net][k], wb[net][k]), f"{net}.{k} differs after {kills} kills"
-    for opt in ("opt_g", "opt_d"):
+    for opt in ("optim.G", "optim.D"):
         for idx, slots in sa["parts"][opt]["state"].items():
             for name, value in slots.items():
                 assert torch.equal(value, sb["parts"][opt]["state"][idx][name])

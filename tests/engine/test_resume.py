@@ -6,13 +6,14 @@ import signal
 
 import pytest
 import torch
+from engine_helpers import SCHEDULED_GAN, after_d_step, fit, into  # tests/engine/engine_helpers.py
 
 from gankit.app.cli import main
-from gankit.errors import GankitError
+from gankit.app.training import resume, run_config, train
 from gankit.engine import callbacks as cb
 from gankit.engine.checkpoint import list_checkpoints, load_checkpoint
 from gankit.engine.trainer import Trainer
-from gankit.app.training import _run_training, resume, train
+from gankit.errors import GankitError
 
 
 @pytest.fixture(autouse=True)
@@ -42,10 +43,7 @@ class Crash(cb.Callback):
 
 
 def _fit(cfg, run_dir, *extra):
-    trainer = Trainer(cfg)
-    trainer.callbacks = list(extra)
-    _run_training(trainer, run_dir, quiet=True, progress=False)
-    return trainer
+    return fit(cfg, run_dir, *extra)
 
 
 def _resume(run_dir, **overrides):
@@ -77,7 +75,7 @@ def _assert_same_run(dir_a, dir_b, metrics=True):
     for net in wa:
         for k in wa[net]:
             assert torch.equal(wa[net][k], wb[net][k]), f"{net}.{k} differs"
-    for opt in ("opt_g", "opt_d"):
+    for opt in ("optim.G", "optim.D"):
         for idx, slots in sa["parts"][opt]["state"].items():
             for name, value in slots.items():
                 assert torch.equal(value, sb["parts"][opt]["state"][idx][name]), f"{opt} {idx} {name}"
@@ -100,7 +98,8 @@ def _losses_equal(a, b, steps):
 
 
 @pytest.mark.parametrize("extra", [{}, {"ema.enabled": True, "ema.decay": 0.9, "augment.policy": "color,translation",
-                                       "recipe": "mlp-gan", "model.g_hidden": [32], "model.d_hidden": [32]}], ids=["dcgan", "mlp-ema-diffaugment"])
+                                       "recipe": "mlp-gan", "model.g_hidden": [32], "model.d_hidden": [32]}],
+                         ids=["dcgan", "mlp-ema-diffaugment"])
 def test_resume_after_a_crash_is_bit_exact(tmp_path, tiny_config, extra):
     extra = dict(extra)
     cfg = tiny_config(steps=8, **{"log.checkpoint_every": 3, "log.log_every": 2, **extra})
@@ -202,33 +201,63 @@ def test_ctrl_c_stops_between_steps_and_resumes_exactly(tmp_path, tiny_config):
     _assert_same_run(tmp_path / "a", tmp_path / "b", metrics=False)
 
 
-def test_state_of_any_hook_is_saved_and_restored(tmp_path, tiny_config):
-    class Counter:
-        def __init__(self):
-            self.calls = 0
+class Counter(cb.Callback):
+    """A callback with running state: it names it (``state_key``), so every checkpoint holds it."""
+    state_key = "counter"
 
-        def __call__(self, trainer):
-            self.calls += 1
+    def __init__(self):
+        self.calls = 0
 
-        def state_dict(self):
-            return {"calls": self.calls, "t": torch.tensor([float(self.calls)])}
+    def on_step(self, trainer, stats):
+        self.calls += 1
 
-        def load_state_dict(self, state):
-            self.calls = state["calls"]
+    def state_dict(self):
+        return {"calls": self.calls, "t": torch.tensor([float(self.calls)])}
 
+    def load_state_dict(self, state):
+        self.calls = state["calls"]
+        assert float(state["t"]) == self.calls
+
+
+def test_state_of_a_callback_with_a_state_key_is_saved_and_restored(tmp_path, tiny_config):
+    # A checkpoint holds exactly the trainer's state parts: the optimizers, the task, the data order, the
+    # guard and the callbacks that name a state_key; nothing else on the trainer is picked up.
     t = Trainer(tiny_config(steps=3))
-    counter = Counter()
-    t.g_hooks.append(counter)
+    t.callbacks.append(Counter())
     t.fit()
     state = t.state_dict()
-    assert any(name.startswith("g_hooks.") and name.endswith("Counter") for name in state["parts"])
+    assert sorted(state["parts"]) == ["callback.counter", "data", "guard", "optim.D", "optim.G", "task"]
+    assert state["parts"]["callback.counter"]["calls"] == 3
     fresh = Trainer(tiny_config(steps=3))
-    fresh.g_hooks.append(Counter())
+    fresh.callbacks.append(Counter())
     fresh.load_state_dict(state)
-    assert fresh.g_hooks[-1].calls == 3 and fresh.step == 3
+    assert fresh.callbacks[-1].calls == 3 and fresh.step == 3
     bare = Trainer(tiny_config(steps=3))
-    with pytest.raises(GankitError, match="lacks|unknown"):
-        bare.load_state_dict(state)
+    with pytest.raises(GankitError, match="unknown callback.counter"):
+        bare.load_state_dict(state)  # a checkpoint with state this run has no place for
+    with pytest.raises(GankitError, match="lacks callback.counter"):
+        fresh.load_state_dict(bare.state_dict())  # a checkpoint without state this run needs
+
+
+@pytest.mark.xfail(strict=True, reason="package bug: run_config puts the Checkpointer before the callbacks it is "
+                   "given, so a checkpoint at step N holds their state from before their on_step for step N")
+def test_callback_state_is_in_every_checkpoint_and_a_resumed_run_continues_it(tmp_path, tiny_config):
+    cfg = tiny_config(steps=6, **{"log.checkpoint_every": 2})
+    ref = Counter()
+    _fit(cfg, tmp_path / "a", ref)
+    assert ref.calls == 6
+    with pytest.raises(RuntimeError):
+        _fit(cfg, tmp_path / "b", Counter(), Crash(at=3))
+    _, state = _final_state(tmp_path / "b")
+    assert state["step"] == 2 and "callback.counter" in state["parts"]
+    counter = Counter()
+    run_config(into(cfg, tmp_path / "b"), resume=True, callbacks=[counter], quiet=True, progress=False)
+    _assert_same_run(tmp_path / "a", tmp_path / "b")
+    # the checkpoint at step 2 holds the 2 steps counted so far; the resumed run counts the 4 after it
+    assert state["parts"]["callback.counter"]["calls"] == 2
+    assert counter.calls == ref.calls
+    _, state = _final_state(tmp_path / "b")
+    assert state["parts"]["callback.counter"]["calls"] == 6
 
 
 def test_resume_refuses_changes_that_make_another_run(tmp_path, tiny_config):
@@ -273,24 +302,49 @@ def test_second_ctrl_c_stops_at_once_and_writes_no_half_step_checkpoint(tmp_path
             os.kill(os.getpid(), signal.SIGINT)
             os.kill(os.getpid(), signal.SIGINT)
 
-    t = Trainer(tiny_config(steps=6, **{"log.checkpoint_every": 2}))
-    t.d_hooks.append(twice)
+    trainers = []
+
+    def setup(trainer):
+        trainers.append(trainer)
+        after_d_step(trainer, twice)
+
     with pytest.raises(KeyboardInterrupt):
-        _run_training(t, tmp_path, quiet=True, progress=False)
+        fit(tiny_config(steps=6, **{"log.checkpoint_every": 2}), tmp_path, setup=setup)
+    [t] = trainers
+    assert t.interrupted_mid_step
     assert t.step == 3 and [p.name for p in list_checkpoints(tmp_path)] == ["step-00000002"]
 
 
 def test_schedulers_are_saved_and_restored(tiny_config):
+    # A learning-rate scheduler is state of the task that owns it (tests/engine/engine_helpers.py's
+    # ScheduledGAN, trained by import path), saved and loaded with the task's state_dict.
     def with_scheduler():
-        t = Trainer(tiny_config(steps=3))
-        t.sched_g = torch.optim.lr_scheduler.StepLR(t.opt_g, step_size=1, gamma=0.5)
-        t.g_hooks.append(lambda trainer: trainer.sched_g.step())
-        return t
+        return Trainer(tiny_config(steps=3, **{"task.name": SCHEDULED_GAN}))
 
     t = with_scheduler().fit()
     state = t.state_dict()
-    assert "sched_g" in state["parts"]
+    assert "sched_g" in state["parts"]["task"]
+    opt_g = t.task.optimizers["G"]
+    assert t.task.sched_g.last_epoch == 3 and opt_g.param_groups[0]["lr"] == pytest.approx(t.config.optim.lr_g / 8)
     fresh = with_scheduler()
     fresh.load_state_dict(state)
-    assert fresh.sched_g.last_epoch == 3 and fresh.opt_g.param_groups[0]["lr"] == t.opt_g.param_groups[0]["lr"]
-    assert fresh.sched_g.get_last_lr() == t.sched_g.get_last_lr()
+    assert fresh.task.sched_g.last_epoch == 3
+    assert fresh.task.optimizers["G"].param_groups[0]["lr"] == opt_g.param_groups[0]["lr"]
+    assert fresh.task.sched_g.get_last_lr() == t.task.sched_g.get_last_lr()
+
+
+def test_a_task_with_a_scheduler_resumes_exactly(tmp_path, tiny_config):
+    cfg = tiny_config(steps=6, **{"task.name": SCHEDULED_GAN, "log.checkpoint_every": 2})
+    ref = Record()
+    a = _fit(cfg, tmp_path / "a", ref)
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        _fit(cfg, tmp_path / "b", Crash(at=3))  # dies after the step-2 checkpoint
+    _, state = _final_state(tmp_path / "b")
+    assert state["step"] == 2 and state["parts"]["task"]["sched_g"]["last_epoch"] == 2
+    run, rec = _resume(tmp_path / "b")
+    assert sorted(rec.rows) == [3, 4, 5, 6]
+    _losses_equal(ref.rows, rec.rows, range(3, 7))
+    b = run.trainer
+    assert b.task.sched_g.last_epoch == a.task.sched_g.last_epoch == 6
+    assert b.task.optimizers["G"].param_groups[0]["lr"] == a.task.optimizers["G"].param_groups[0]["lr"]
+    _assert_same_run(tmp_path / "a", tmp_path / "b")

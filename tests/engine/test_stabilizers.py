@@ -4,15 +4,15 @@ import pytest
 import torch
 
 from gankit.data import ImageDataset
-from gankit.errors import ConfigError
 from gankit.engine.trainer import Trainer
+from gankit.errors import ConfigError
 from gankit.tasks.stabilizers import Augment, R1Penalty, diff_augment, rand_cutout, rand_translation
 
 
 def test_weight_clipping_holds_the_bound(tiny_config):
     tr = Trainer(tiny_config(recipe="wgan", steps=2))
     tr.train_step()
-    params = torch.cat([p.detach().flatten() for p in tr.D.parameters()])
+    params = torch.cat([p.detach().flatten() for p in tr.task.D.parameters()])
     assert params.abs().max() <= 0.01 + 1e-9
     assert (params.abs() > 0.0099).float().mean() > 0.1  # the clip is active, not vacuous
 
@@ -21,35 +21,35 @@ def test_ema_follows_the_half_life_and_tracks_batchnorm_buffers(tiny_config):
     cfg = tiny_config(**{"ema.enabled": True, "ema.half_life": 160})
     cfg.ema.rampup = None  # (a None override means "not given")
     tr = Trainer(cfg)
-    assert tr.sampling_generator is tr.G_ema and "G_ema" in tr.networks()
+    assert tr.sampling_networks()["G"] is tr.networks["G_ema"] and "G_ema" in tr.networks
     beta = 0.5 ** (16 / 160)  # batch 16
-    old_p = [p.clone() for p in tr.G_ema.parameters()]
-    old_b = [b.clone() for b in tr.G_ema.buffers()]
+    old_p = [p.clone() for p in tr.networks["G_ema"].parameters()]
+    old_b = [b.clone() for b in tr.networks["G_ema"].buffers()]
     tr.train_step()
-    for p_ema, p_old, p in zip(tr.G_ema.parameters(), old_p, tr.G.parameters()):
+    for p_ema, p_old, p in zip(tr.networks["G_ema"].parameters(), old_p, tr.task.G.parameters()):
         torch.testing.assert_close(p_ema, beta * p_old + (1 - beta) * p)
-    float_bufs = [(b_ema, b_old, b) for b_ema, b_old, b in zip(tr.G_ema.buffers(), old_b, tr.G.buffers())
+    float_bufs = [(b_ema, b_old, b) for b_ema, b_old, b in zip(tr.networks["G_ema"].buffers(), old_b, tr.task.G.buffers())
                   if b.is_floating_point()]
     assert float_bufs  # DCGAN's G has BatchNorm running statistics
     for b_ema, b_old, b in float_bufs:
         torch.testing.assert_close(b_ema, beta * b_old + (1 - beta) * b)
     assert any(not torch.equal(b_ema, b_old) for b_ema, b_old, _ in float_bufs)
-    assert not any(p.requires_grad for p in tr.G_ema.parameters())
+    assert not any(p.requires_grad for p in tr.networks["G_ema"].parameters())
 
 
 def test_ema_decay_and_start(tiny_config):
     tr = Trainer(tiny_config(**{"ema.enabled": True, "ema.decay": 0.9, "ema.start": 1}))
     tr.train_step()  # step 0 < start: a plain copy
-    for p_ema, p in zip(tr.G_ema.parameters(), tr.G.parameters()):
+    for p_ema, p in zip(tr.networks["G_ema"].parameters(), tr.task.G.parameters()):
         torch.testing.assert_close(p_ema, p)
-    old = [p.clone() for p in tr.G_ema.parameters()]
+    old = [p.clone() for p in tr.networks["G_ema"].parameters()]
     tr.train_step()
-    for p_ema, p_old, p in zip(tr.G_ema.parameters(), old, tr.G.parameters()):
+    for p_ema, p_old, p in zip(tr.networks["G_ema"].parameters(), old, tr.task.G.parameters()):
         torch.testing.assert_close(p_ema, 0.9 * p_old + 0.1 * p)
 
 
 def test_ema_rampup_caps_the_half_life_by_the_images_seen():
-    from gankit.tasks.stabilizers import EMA
+    from gankit.engine.ema import EMA
 
     ema = EMA(torch.nn.Linear(2, 2), half_life=10_000, decay=None, batch_size=64, rampup=0.05)
     assert ema.beta(0) == pytest.approx(0.5 ** (64 / (0.05 * 64)))  # about 1e-6: a young EMA is nearly G
@@ -67,11 +67,11 @@ def test_ema_with_rampup_tracks_a_young_generator(tiny_config):
         cfg = tiny_config(**{"ema.enabled": True, "ema.half_life": 10_000})
         cfg.ema.rampup = rampup
         tr = Trainer(cfg)
-        init = [p.clone() for p in tr.G.parameters()]
+        init = [p.clone() for p in tr.task.G.parameters()]
         for _ in range(5):
             tr.train_step()
-        dist[rampup] = sum((pe - p).norm() for pe, p in zip(tr.G_ema.parameters(), tr.G.parameters())).item()
-        moved = sum((p - p0).norm() for p, p0 in zip(tr.G.parameters(), init)).item()
+        dist[rampup] = sum((pe - p).norm() for pe, p in zip(tr.networks["G_ema"].parameters(), tr.task.G.parameters())).item()
+        moved = sum((p - p0).norm() for p, p0 in zip(tr.task.G.parameters(), init)).item()
         assert moved > 0
     assert dist[0.05] < 0.25 * dist[None]
 
@@ -79,8 +79,8 @@ def test_ema_with_rampup_tracks_a_young_generator(tiny_config):
 def test_augment_reaches_every_discriminator_input(tiny_config):
     tr = Trainer(tiny_config(recipe="wgan", **{"augment.policy": "color,translation,cutout"}))
     calls = []
-    inner = tr.augment
-    tr.augment = lambda x: calls.append(x.shape) or inner(x)
+    inner = tr.task.augment
+    tr.task.augment = lambda x, progress: calls.append(x.shape) or inner(x, progress)
     tr.train_step()
     # n_critic=5 D steps see augmented real and fake, then the G step sees augmented fakes
     assert len(calls) == 2 * 5 + 1
@@ -109,13 +109,18 @@ def test_diff_augment_is_differentiable():
 
 def test_instance_noise_anneals_to_zero(tiny_config):
     tr = Trainer(tiny_config(steps=10, **{"augment.instance_noise": 0.5}))
-    assert isinstance(tr.augment, Augment)
+    assert isinstance(tr.task.augment, Augment)
     x = torch.zeros(20000)
-    assert abs(tr.augment(x).std().item() - 0.5) < 0.02
+    assert abs(tr.task.augment(x, tr.progress).std().item() - 0.5) < 0.02
     tr.step = 5
-    assert abs(tr.augment(x).std().item() - 0.25) < 0.02
+    assert abs(tr.task.augment(x, tr.progress).std().item() - 0.25) < 0.02
     tr.step = 10
-    assert tr.augment(x).abs().max() == 0
+    assert tr.task.augment(x, tr.progress).abs().max() == 0
+    # the training step hands the augmentation the run's progress (half-way at step 5 of 10)
+    tr.step, seen, inner = 5, [], tr.task.augment
+    tr.task.augment = lambda x, progress: seen.append(progress) or inner(x, progress)
+    tr.train_step()
+    assert seen and set(seen) == {0.5}
 
 
 def test_gradient_clipping_bounds_the_applied_gradients(tiny_config):
@@ -124,8 +129,8 @@ def test_gradient_clipping_bounds_the_applied_gradients(tiny_config):
 
     def record(tr):  # the norms each optimizer actually steps with (hooks run after the clip's)
         seen = {"D": [], "G": []}
-        tr.opt_d.register_step_pre_hook(lambda *_: seen["D"].append(grad_norm(tr.D)))
-        tr.opt_g.register_step_pre_hook(lambda *_: seen["G"].append(grad_norm(tr.G)))
+        tr.task.optimizers["D"].register_step_pre_hook(lambda *_: seen["D"].append(grad_norm(tr.task.D)))
+        tr.task.optimizers["G"].register_step_pre_hook(lambda *_: seen["G"].append(grad_norm(tr.task.G)))
         tr.train_step()
         return seen
 
@@ -137,14 +142,14 @@ def test_gradient_clipping_bounds_the_applied_gradients(tiny_config):
 
 def test_label_smoothing_reaches_the_loss_and_refuses_losses_without_targets(tiny_config):
     tr = Trainer(tiny_config(**{"stabilize.label_smoothing": 0.1, "stabilize.label_flip": 0.05}))
-    assert tr.loss.real_target == pytest.approx(0.9) and tr.loss.flip_prob == 0.05
+    assert tr.task.loss.real_target == pytest.approx(0.9) and tr.task.loss.flip_prob == 0.05
     with pytest.raises(ConfigError, match="label_smoothing"):
         Trainer(tiny_config(recipe="hinge", **{"stabilize.label_smoothing": 0.1}))
 
 
 def test_penalties_are_attached_and_r1_is_lazy(tiny_config):
     tr = Trainer(tiny_config(recipe="wgan-gp", **{"reg.r1_gamma": 2.0, "reg.r1_every": 4}))
-    kinds = [type(r).__name__ for r in tr.regularizers]
+    kinds = [type(r).__name__ for r in tr.task.regularizers]
     assert kinds == ["GradientPenalty", "R1Penalty"]
     stats = tr.train_step()
     assert all(torch.isfinite(v) for v in stats.values())
