@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from gankit.app.cli import main
+from gankit.app.training import resolve_config, train
+from gankit.engine.rundir import load_run
 from gankit.metrics.evaluate import classify
-from gankit.app.training import load_run, resolve_config, train
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import torch
 
 from gankit.app.cli import main
 from gankit.recipes import RECIPES
-from gankit.app.training import load_run
+from gankit.engine.rundir import load_run
 
 EXPECTED = {"mlp-gan", "dcgan", "wgan", "wgan-gp", "lsgan", "hinge", "sngan", "cgan", "projection-cgan",
             "acgan", "infogan"}

@@ -6,7 +6,8 @@ import torch
 
 from gankit.app.cli import main
 from gankit.sampling import class_grid, code_sweep, interpolation
-from gankit.app.training import load_run, train
+from gankit.app.training import train
+from gankit.engine.rundir import load_run
 from gankit.utils import to_uint8
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from gankit.engine import Trainer
 from gankit.engine.callbacks import Callback, MetricsLog, Progress
+from gankit.engine.trainer import Trainer
 
 
 class FakeEval(Callback):
