@@ -140,7 +140,7 @@ def test_resume_removes_what_a_kill_mid_write_left_behind(tmp_path, tiny_config)
     cfg = tiny_config(steps=4, out=str(tmp_path / "b"), **{"log.checkpoint_every": 2})
     with pytest.raises(RuntimeError):
         _fit(cfg, tmp_path / "b", Crash(at=3))
-    leftovers = [tmp_path / "b" / ".summary.json.k3f9.tmp", tmp_path / "b" / "samples" / ".final.png.x1.tmp"]
+    leftovers = [tmp_path / "b" / ".gankit-summary.json.k3f9.tmp", tmp_path / "b" / "samples" / ".gankit-final.png.x1.tmp"]
     for f in leftovers:
         f.write_bytes(b"half a file")
     train(cfg, quiet=True)
