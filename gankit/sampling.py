@@ -8,6 +8,8 @@ Every function is deterministic for a given seed.
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from gankit.engine.rundir import Run
@@ -29,19 +31,6 @@ def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     return (torch.sin((1 - t) * omega) * a + torch.sin(t * omega) * b) / torch.sin(omega)
 
 
-@torch.no_grad()
-def _generate(run: Run, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
-    G = run.generator
-    was_training = G.training
-    G.eval()
-    try:
-        out = [G(zb.to(run.device), None if y is None else y[i: i + len(zb)].to(run.device)).float().cpu()
-               for i, zb in zip(range(0, len(z), 500), z.split(500))]
-    finally:
-        G.train(was_training)
-    return torch.cat(out)
-
-
 def _infogan(run: Run) -> bool:
     m = run.config.model
     return bool(m.info_categories or m.info_continuous)
@@ -56,7 +45,7 @@ def class_grid(run: Run, per_class: int = 8, seed: int = 0) -> tuple[torch.Tenso
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(per_class, run.config.model.z_dim, generator=gen).repeat(run.num_classes, 1)
     y = torch.arange(run.num_classes).repeat_interleave(per_class)
-    return _generate(run, z, y), per_class
+    return run.generate(z, y), per_class
 
 
 def interpolation(run: Run, rows: int = 6, steps: int = 10, seed: int = 0, y: int | None = None
@@ -78,7 +67,7 @@ def interpolation(run: Run, rows: int = 6, steps: int = 10, seed: int = 0, y: in
         raise GankitError("this run is not class-conditional; --class does not apply")
     elif _infogan(run):
         labels = sample_codes(rows, m, "cpu", gen).repeat_interleave(steps, dim=0)
-    return _generate(run, z, labels), steps
+    return run.generate(z, labels), steps
 
 
 def code_sweep(run: Run, code: str, rows: int = 6, steps: int = 10, seed: int = 0, limit: float = 1.0
@@ -101,6 +90,8 @@ def code_sweep(run: Run, code: str, rows: int = 6, steps: int = 10, seed: int = 
         raise GankitError(f"unknown code {code!r} for --sweep-code; choose from {', '.join(choices)}")
     if rows <= 0 or steps < 2:
         raise GankitError(f"need at least 1 row and 2 steps, got {rows} rows and {steps} steps")
+    if not math.isfinite(limit):
+        raise GankitError(f"--sweep-limit must be a finite number, got {limit}")
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(rows, m.z_dim, generator=gen).repeat_interleave(steps, dim=0)
     codes = sample_codes(rows, m, "cpu", gen).repeat_interleave(steps, dim=0)  # (rows * steps, k + n_cont)
@@ -112,4 +103,4 @@ def code_sweep(run: Run, code: str, rows: int = 6, steps: int = 10, seed: int = 
             codes[:, :k] = torch.nn.functional.one_hot(torch.arange(rows).repeat_interleave(steps) % k, k).float()
         codes[:, k:] = 0.0
         codes[:, k + int(code)] = torch.linspace(-limit, limit, steps).repeat(rows)
-    return _generate(run, z, codes), steps
+    return run.generate(z, codes), steps

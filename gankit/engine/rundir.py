@@ -38,6 +38,7 @@ class Run:
                  device: str = "cpu"):
         self.dir = Path(run_dir)
         self.trainer = trainer
+        self.checkpoint: Path | None = None  # where the generator's weights came from (None: in memory)
         if trainer is not None:
             self.config, self.generator = trainer.config, trainer.sampling_networks()["G"]
             self.shape, self.num_classes = trainer.shape, trainer.task.num_classes
@@ -49,7 +50,7 @@ class Run:
         self.num_classes = int(meta["num_classes"])
         self.class_names = list(meta.get("class_names", []))
         self.device = resolve_device(device)
-        ckpt = Path(checkpoint) if checkpoint else latest_checkpoint(self.dir)
+        ckpt = self.checkpoint = Path(checkpoint) if checkpoint else latest_checkpoint(self.dir)
         weights, _ = load_checkpoint(ckpt, networks_only=True)
         self.generator = build_generator(self.config.model, self.shape, self.num_classes)
         name = "G_ema" if "G_ema" in weights else "G"
@@ -72,14 +73,23 @@ class Run:
             raise GankitError(f"number of samples must be positive, got {n}")
         gen = torch.Generator().manual_seed(seed)
         z = torch.randn(n, self.config.model.z_dim, generator=gen)
-        labels = self._labels(n, y, gen)
+        return self.generate(z, self._labels(n, y, gen), batch_size)
+
+    @torch.no_grad()
+    def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 500) -> torch.Tensor:
+        """G(z, y) in eval mode, in batches, as (N, C, H, W) float32 on the CPU; refuses non-finite images
+        (NaN weights would otherwise give black pictures and an exit code 0)."""
         out = []
         with eval_mode(self.generator):
-            for i in range(0, n, batch_size):
-                zb = z[i : i + batch_size].to(self.device)
-                yb = None if labels is None else labels[i : i + batch_size].to(self.device)
-                out.append(self.generator(zb, yb).float().cpu())
-        return torch.cat(out)
+            for i in range(0, len(z), batch_size):
+                yb = None if y is None else y[i : i + batch_size].to(self.device)
+                out.append(self.generator(z[i : i + batch_size].to(self.device), yb).float().cpu())
+        images = torch.cat(out)
+        if not torch.isfinite(images).all():
+            where = self.checkpoint or f"the generator of {self.dir}"
+            raise GankitError(f"{where} produces non-finite images (NaN or Inf): its weights are damaged or the "
+                              f"run diverged; try an earlier --checkpoint")
+        return images
 
     def _labels(self, n: int, y: int | torch.Tensor | None, gen: torch.Generator) -> torch.Tensor | None:
         if not self.num_classes:

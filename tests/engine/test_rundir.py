@@ -1,0 +1,65 @@
+"""Loading a finished run: damaged weights are an error naming the checkpoint, not black pictures (issue 13, 7)."""
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from gankit.app.cli import main
+from gankit.engine.checkpoint import list_checkpoints
+from gankit.errors import GankitError
+
+
+@pytest.fixture()
+def nan_run(tmp_path):
+    run_dir = tmp_path / "run"
+    args = ["train", "--recipe", "infogan", "--data", "digits", "--steps", "2", "--batch-size", "16", "--set",
+            "data.limit=64", "--set", "model.width=8", "--quiet", "--no-tensorboard", "--no-report", "--out", str(run_dir)]
+    assert main(args) == 0
+    return run_dir
+
+
+def _poison(run_dir):
+    """Put a NaN into G's weights and re-seal the checkpoint, as a diverged or hand-edited run would be."""
+    import hashlib
+    import json
+
+    ckpt = list_checkpoints(run_dir)[-1]
+    weights = load_file(ckpt / "weights.safetensors")
+    key = next(k for k in weights if k.startswith("G.") and weights[k].is_floating_point() and weights[k].dim() > 1)
+    weights[key].view(-1)[0] = float("nan")
+    save_file(weights, ckpt / "weights.safetensors")
+    meta = json.loads((ckpt / "state.json").read_text())
+    blob = (ckpt / "weights.safetensors").read_bytes()
+    meta["files"]["weights.safetensors"] = {"bytes": len(blob), "sha256": hashlib.sha256(blob).hexdigest()}
+    body = {k: v for k, v in meta.items() if k != "sha256"}
+    meta["sha256"] = hashlib.sha256(json.dumps(body, sort_keys=True, allow_nan=False).encode()).hexdigest()
+    (ckpt / "state.json").write_text(json.dumps(meta))
+    return ckpt
+
+
+def test_nan_weights_are_an_error_naming_the_checkpoint(nan_run, tmp_path, capsys):
+    ckpt = _poison(nan_run)
+    for args in (["sample", str(nan_run), "-n", "4", "--out", str(tmp_path / "x.png")],
+                 ["interpolate", str(nan_run), "--out", str(tmp_path / "y.png")]):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert f"{ckpt} produces non-finite images" in err and err.count("\n") == 1
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
+
+
+def test_a_non_finite_sweep_limit_is_refused(nan_run, tmp_path, capsys):
+    assert main(["sample", str(nan_run), "--sweep-code", "0", "--sweep-limit", "nan", "--out",
+                 str(tmp_path / "s.png")]) == 2
+    assert "--sweep-limit must be a finite number" in capsys.readouterr().err
+    assert not (tmp_path / "s.png").exists()
+
+
+def test_generate_gives_finite_images_of_the_run(nan_run):
+    from gankit import load_run
+
+    run = load_run(nan_run)
+    images = run.generate(torch.randn(3, run.config.model.z_dim), torch.zeros(3, 12))
+    assert images.shape == (3, 1, 28, 28) and torch.isfinite(images).all()
+    with pytest.raises(GankitError, match="non-finite"):
+        _poison(nan_run)
+        load_run(nan_run).sample(2)
