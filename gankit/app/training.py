@@ -19,7 +19,7 @@ from typing import Any
 
 from gankit import config as cfgmod
 from gankit.config import Config
-from gankit.data import DATASETS, ImageDataset
+from gankit.data import DATASETS, ImageDataset, SelectedDataset
 from gankit.engine import callbacks as cb
 from gankit.engine.checkpoint import (
     clean_partial,
@@ -42,6 +42,7 @@ from gankit.utils import atomic_write_text, remove_temporaries, resolve_threads
 SHORTCUTS: dict[str, tuple[str, ...]] = {
     "data": ("data.name",),
     "data_root": ("data.root",),
+    "classes": ("data.classes",),
     "resolution": ("data.resolution",),
     "epochs": ("train.epochs",),
     "steps": ("train.steps",),
@@ -332,7 +333,7 @@ def _truncate_metrics(path: Path, step: int) -> None:
     """Drop log lines past the checkpoint we resume from: those steps are about to be redone."""
     if not path.is_file():
         return
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
     kept = []
     for line in lines:
         try:
@@ -365,6 +366,8 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
             "dataset_size": len(ds), "created": created}
     atomic_write_text(run_dir / "run.json", json.dumps(meta, indent=2))  # gankit's mark on the folder comes first
     cfgmod.save(cfg, run_dir / "config.yaml")
+    if isinstance(ds, SelectedDataset) and ds.selection is not None:  # data.classes / labels_per_class, by index
+        atomic_write_text(run_dir / "selection.json", json.dumps(ds.selection.record(), indent=1))
 
     lc = cfg.log
     metrics = cb.MetricsLog(run_dir, lc.log_every)

@@ -216,7 +216,8 @@ class LossCurves(Callback):
 def read_metrics(path: Path) -> list[dict]:
     rows = []
     if Path(path).is_file():
-        for line in Path(path).read_text(encoding="utf-8").splitlines():
+        # errors="replace": a line damaged by a crash or an editor is skipped below, not fatal to the whole log
+        for line in Path(path).read_text(encoding="utf-8", errors="replace").splitlines():
             try:
                 rows.append(json.loads(line))
             except json.JSONDecodeError:

@@ -164,3 +164,14 @@ def test_an_extension_that_fails_leaves_a_run_the_same_command_continues(tmp_pat
     assert main(["train", "--resume", str(run_dir), "--steps", "8", "--quiet"]) == 0
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["complete"] is True and summary["steps"] == 8
+
+
+def test_a_log_with_invalid_utf8_neither_blocks_resume_nor_the_report(tmp_path):
+    run_dir = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        run_config(library_config(run_dir, steps=6, **{"log.log_every": 1}), callbacks=[Crash(3)], quiet=True)
+    with open(run_dir / "metrics.jsonl", "ab") as fh:
+        fh.write(b'{"step": 1, "g_loss": \xff\xfe}\n')
+    assert main(["train", "--resume", str(run_dir), "--quiet"]) == 0
+    assert main(["report", str(run_dir), "--no-gif"]) == 0
+    assert [r["step"] for r in read_metrics(run_dir / "metrics.jsonl") if "images_per_s" in r] == list(range(1, 7))
