@@ -34,6 +34,12 @@ class DataConfig(Section):
     channels: Literal[1, 3] | None = Field(None, description="convert images to 1 or 3 channels")
     limit: int | None = Field(None, gt=0, description="use only the first N images")
     download: bool = Field(True, description="download a missing named dataset when online")
+    classes: list[int] | None = Field(None, min_length=1, description="train on these classes only, e.g. [0] "
+                                      "(labels as in the dataset: 7 stays 7); default all")
+    labels_per_class: int | None = Field(None, gt=0, description="keep the labels of only N images per class of "
+                                         "the training split, chosen by data.label_seed (semi-supervised)")
+    label_seed: int = Field(0, ge=0, description="seed of the labels_per_class selection (recorded in "
+                            "RUN_DIR/selection.json)")
 
 
 class ModelConfig(Section):

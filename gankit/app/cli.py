@@ -37,6 +37,14 @@ def seed_arg(text: str) -> int:
     return seed
 
 
+def class_list(text: str) -> list[int]:
+    """argparse type for --classes: '0,1' -> [0, 1]."""
+    try:
+        return [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected class numbers separated by commas, e.g. 0,1; got {text!r}") from None
+
+
 def image_out(text: str) -> Path:
     """--out of sample/interpolate: a .png grid or an .npz array."""
     path = Path(text)
@@ -57,6 +65,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--config", metavar="FILE", help="YAML/JSON config; flags given here override it")
     p.add_argument("--data", help="dataset name (digits, mnist, fashion-mnist) or a folder / .npy / .npz path")
     p.add_argument("--data-root", help="folder with named datasets (ROOT/MNIST/raw/...)")
+    p.add_argument("--classes", type=class_list, metavar="K,K,...",
+                   help="train on these classes only, e.g. 0 or 0,1 (same as --set data.classes=[0,1])")
     p.add_argument("--resolution", type=int, help="resize images to this size")
     p.add_argument("--epochs", type=float, help="stop after this many epochs")
     p.add_argument("--steps", type=int, help="stop after this many generator steps")
@@ -96,7 +106,15 @@ def _train(args: argparse.Namespace) -> int:
         from gankit.utils import resolve_threads
 
         cfg.train.threads = resolve_threads(cfg.train.threads)  # as run_config records it in config.yaml
+        selected = ""
+        if cfg.data.classes is not None or cfg.data.labels_per_class is not None:  # load the data to show it
+            from gankit.data import SelectedDataset, load_dataset
+
+            ds = load_dataset(cfg.data)  # a bad selection fails here, before anything is printed
+            if isinstance(ds, SelectedDataset) and ds.selection is not None:
+                selected = f"# data selection: {ds.selection.describe()} (written to RUN_DIR/selection.json)\n"
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False), end="")
+        print(selected, end="")
         return 0
     train(cfg, quiet=args.quiet)
     return 0

@@ -16,13 +16,14 @@ from gankit.config import DataConfig
 from gankit.data.dataset import BatchSampler, ImageDataset, fit_images, to_uint8_tensor
 from gankit.data.files import load_array, load_folder
 from gankit.data.idx import CLASS_NAMES, load_idx_dataset
+from gankit.data.select import SelectedDataset, select
 from gankit.errors import DataError
 from gankit.registry import IMPORT_PATH, Registry, unknown_name_message
 
 # A plugin (``--data mypkg.data:load``) is a function from the data config to an ImageDataset.
 DATASETS: Registry[Callable[[DataConfig], ImageDataset]] = Registry("dataset", plugins=True)
 
-__all__ = ["DATASETS", "BatchSampler", "ImageDataset", "load_dataset"]
+__all__ = ["DATASETS", "BatchSampler", "ImageDataset", "SelectedDataset", "load_dataset"]
 
 
 @DATASETS.register("digits", "scikit-learn's 8x8 handwritten digits (1,797 images, embedded, offline), resized")
@@ -72,4 +73,4 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
             ds = load_array(path, cfg.resolution, cfg.channels)
         else:
             raise DataError(f"cannot load {path}: expected an image folder, a .npy or a .npz file")
-    return ds.subset(cfg.limit) if cfg.limit else ds
+    return select(ds.subset(cfg.limit) if cfg.limit else ds, cfg)  # data.classes, data.labels_per_class

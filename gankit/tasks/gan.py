@@ -82,6 +82,9 @@ class GANTask(Task):
         cfg, m = self.config, self.config.model
         if m.conditional and not self.dataset.num_classes:
             raise ConfigError(f"model.conditional needs class labels, but dataset {self.dataset.name!r} has none")
+        if m.conditional and self.dataset.labels is None:
+            raise ConfigError("model.conditional needs the label of every image; data.labels_per_class keeps only "
+                              "some (the task ssgan learns from few labels)")
         loss = cfg.loss.name
         if (loss == "acgan") != (m.conditional and m.conditioning == "acgan"):
             raise ConfigError("ACGAN needs loss.name=acgan together with model.conditional=true and "
