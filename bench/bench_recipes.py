@@ -35,14 +35,14 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import class_accuracy, update_doc  # noqa: E402
+from gankit.app.training import resolve_config, run_config  # noqa: E402
+from gankit.engine.callbacks import Callback  # noqa: E402
+from gankit.engine.rundir import load_run  # noqa: E402
 from gankit.metrics import evaluate  # noqa: E402
 from gankit.metrics.evaluate import classify  # noqa: E402
-from bench.common import class_accuracy, update_doc  # noqa: E402
 from gankit.recipes import RECIPES  # noqa: E402
 from gankit.sampling import code_sweep  # noqa: E402
-from gankit.engine.callbacks import Callback  # noqa: E402
-from gankit.engine.trainer import Trainer  # noqa: E402
-from gankit.app.training import _run_training, load_run, resolve_config  # noqa: E402
 
 DOC = REPO / "docs" / "recipes.md"
 ORDER = ["mlp-gan", "dcgan", "wgan", "wgan-gp", "lsgan", "hinge", "sngan", "cgan", "projection-cgan", "acgan",
@@ -103,10 +103,8 @@ def train_recipe(name: str, args: argparse.Namespace) -> dict:
     cfg = resolve_config(name, None, overrides)
     load_before = round(os.getloadavg()[0], 2)
     t0 = time.perf_counter()
-    trainer = Trainer(cfg)
     budget = CPUBudget(args.budget if not args.steps else float("inf"))
-    trainer.callbacks.append(budget)
-    _run_training(trainer, run_dir, quiet=True, progress=False)
+    run_config(cfg, callbacks=[budget], quiet=True, progress=False)
     wall = time.perf_counter() - t0
     summary = json.loads((run_dir / "summary.json").read_text())
     row = {"recipe": name, "seed": args.seed, "paper": RECIPES.get(name).paper, "steps": summary["steps"],

@@ -13,10 +13,10 @@ from bench.common import bf16_support, gankit_config, load_images, machine
 
 def run(data: str = "mnist", data_root: str = "data", recipe: str = "mnist-fast", steps: int = 300,
         n_samples: int = 10000, limit: int | None = None) -> dict[str, Any]:
+    from gankit.engine.rundir import Run
+    from gankit.engine.trainer import Trainer
     from gankit.metrics import evaluate
     from gankit.metrics.evaluate import reference_features
-    from gankit.engine.trainer import Trainer
-    from gankit.app.training import Run
 
     support = bf16_support()
     out: dict[str, Any] = {"bench": "bf16", "machine": machine(), "recipe": recipe, "steps": steps,

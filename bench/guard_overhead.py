@@ -36,9 +36,9 @@ def _min_time(fn, repeats: int) -> float:
 
 
 def measure(recipe: str, repeats: int) -> dict:
+    from gankit.app.training import resolve_config
     from gankit.engine.checkpoint import save_checkpoint
     from gankit.engine.trainer import Trainer
-    from gankit.app.training import resolve_config
 
     cfg = resolve_config(recipe, None, {"steps": 1000, "batch_size": 128, "log.progress": False})
     t = Trainer(cfg)
@@ -52,9 +52,9 @@ def measure(recipe: str, repeats: int) -> dict:
     snap = _min_time(lambda: guard.snapshot(t), repeats * 3)
     collapse = _min_time(lambda: guard.diversity(t), repeats)
     with tempfile.TemporaryDirectory() as d:
-        weights = lambda: {n: m.state_dict() for n, m in t.networks().items()}  # noqa: E731
+        weights = lambda: {n: m.state_dict() for n, m in t.networks.items()}  # noqa: E731
         ckpt = _min_time(lambda: save_checkpoint(Path(d), t.step, weights(), t.state_dict(), keep=1), repeats)
-    params = sum(p.numel() for net in t.networks().values() for p in net.parameters())
+    params = sum(p.numel() for net in t.networks.values() for p in net.parameters())
     return {"recipe": recipe, "parameters": params, "step_ms": round(step * 1e3, 2),
             "check_ms": round(check * 1e3, 3), "snapshot_ms": round(snap * 1e3, 3),
             "check_pct_of_step": round(100 * check / step, 2), "snapshot_pct_of_step": round(100 * snap / step, 2),

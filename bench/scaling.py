@@ -16,8 +16,8 @@ import torch
 
 from bench.common import gankit_config, load_images, machine, median_time, save_figure
 from gankit.data import ImageDataset
-from gankit.errors import GankitError
 from gankit.engine.trainer import Trainer
+from gankit.errors import GankitError
 
 
 def step_time(arch: str, ds: ImageDataset, batch_size: int, repeats: int, extra: dict[str, Any] | None = None

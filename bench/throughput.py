@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-
 from bench.common import bf16_support, gankit_config, load_images, machine, ratio_stats, side_by_side
 from bench.tutorial_loops import TutorialGAN
 from gankit.engine.trainer import Trainer

@@ -85,10 +85,10 @@ class Contender:
 
     @property
     def conditional(self) -> bool:
-        return self.trainer is not None and bool(self.trainer.num_classes)
+        return self.trainer is not None and bool(self.trainer.task.num_classes)
 
     def run(self) -> Any:
-        from gankit.app.training import Run
+        from gankit.engine.rundir import Run
 
         return Run("", trainer=self.trainer)
 

@@ -37,7 +37,7 @@ def test_tutorial_loop_does_the_same_work_as_gankit(arch, tiny_config):
     cfg = tiny_config(recipe=arch, batch_size=16, **{"model.width": 64, "model.z_dim": 100, "guard.enabled": False})
     t = Trainer(cfg)
     tut = TutorialGAN(arch, t.dataset.images, batch_size=16)
-    for mine, theirs in ((tut.netG, t.G), (tut.netD, t.D)):
+    for mine, theirs in ((tut.netG, t.task.G), (tut.netD, t.task.D)):
         assert sum(p.numel() for p in mine.parameters()) == sum(p.numel() for p in theirs.parameters())
     flops = []
     for step in (tut.step, t.train_step):
