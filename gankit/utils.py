@@ -177,14 +177,15 @@ def eval_mode(*nets: torch.nn.Module) -> Iterator[None]:
             net.train(mode)
 
 
-def write_images(images: torch.Tensor, out: Path, nrow: int | None = None) -> None:
+def write_images(images: torch.Tensor, out: Path, nrow: int | None = None, labels: torch.Tensor | None = None) -> None:
     """(N, C, H, W) in [-1, 1] -> a PNG grid (``nrow`` images per row) or an .npz with uint8 N x H x W x C
-    under 'images', chosen by the suffix of ``out``."""
+    under 'images' (and the int64 class of each image under 'labels', when given), chosen by the suffix of ``out``."""
     if Path(out).suffix.lower() == ".png":
         save_image_grid(images, out, nrow=nrow)
     else:
         buf = io.BytesIO()
-        np.savez_compressed(buf, images=to_uint8(images))
+        extra = {} if labels is None else {"labels": np.asarray(labels, dtype=np.int64)}
+        np.savez_compressed(buf, images=to_uint8(images), **extra)
         atomic_write_bytes(out, buf.getvalue())
 
 

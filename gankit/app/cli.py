@@ -195,8 +195,15 @@ def _sample(args: argparse.Namespace) -> int:
         write_images(images, out, nrow=per_row)
         print(f"wrote a sweep of InfoGAN code {args.sweep_code} ({len(images) // per_row} rows x {per_row}) to {out}")
     else:
-        write_images(run.sample(args.n, seed=args.seed, y=args.class_), out)
-        print(f"wrote {args.n} samples to {out}")
+        import torch
+
+        labels = None  # class-conditional runs: classes in turn (or --class), written beside the images
+        if run.num_classes:
+            labels = torch.full((args.n,), args.class_) if args.class_ is not None else torch.arange(args.n) % run.num_classes
+        write_images(run.sample(args.n, seed=args.seed, y=labels if labels is not None else args.class_), out,
+                     labels=labels)
+        print(f"wrote {args.n} samples{' and their labels' if labels is not None and out.suffix == '.npz' else ''} "
+              f"to {out}")
     return 0
 
 
