@@ -40,7 +40,7 @@ def fractions(points: int) -> tuple[float, ...]:
 def all_contenders() -> list[str]:
     from gankit.recipes import RECIPES
 
-    return [*TUTORIALS, *RECIPES.names()]
+    return [*TUTORIALS, *(name for name in RECIPES.names() if RECIPES.get(name).task == "gan")]  # z -> image recipes
 
 
 class Contender:
@@ -277,7 +277,7 @@ def update_recipes_doc(result: dict[str, Any], doc: Path = Path(__file__).resolv
     from bench.common import update_doc
     from gankit.recipes import RECIPES
 
-    if not set(RECIPES.names()) <= {r["contender"] for r in result["runs"]}:
+    if not {n for n in RECIPES.names() if RECIPES.get(n).task == "gan"} <= {r["contender"] for r in result["runs"]}:
         return False
     m = result["machine"]
     head = (f"`{result.get('command', 'python -m bench ttq')}` on {m['cpu']}, {m['cores']} cores, "

@@ -16,6 +16,7 @@ from gankit.config import DataConfig
 from gankit.data.dataset import BatchSampler, ImageDataset, fit_images, to_uint8_tensor
 from gankit.data.files import load_array, load_folder
 from gankit.data.idx import CLASS_NAMES, load_idx_dataset
+from gankit.data.photos import load_photos
 from gankit.data.select import SelectedDataset, select
 from gankit.errors import DataError
 from gankit.registry import IMPORT_PATH, Registry, unknown_name_message
@@ -53,6 +54,8 @@ def _idx_loader(name: str) -> Callable[[DataConfig], ImageDataset]:
 DATASETS.add("mnist", _idx_loader("mnist"), "MNIST handwritten digits, 28x28 (ROOT/MNIST/raw, downloaded if missing)")
 DATASETS.add("fashion-mnist", _idx_loader("fashion-mnist"),
              "Fashion-MNIST clothing, 28x28 (ROOT/FashionMNIST/raw, downloaded if missing)")
+DATASETS.add("photos", load_photos, "32x32 RGB patches of scikit-learn's two sample photographs (offline; train: "
+             "left 80 %, test: right 20 %)")
 
 
 def load_dataset(cfg: DataConfig) -> ImageDataset:

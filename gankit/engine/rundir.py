@@ -19,7 +19,7 @@ from gankit.config import Config
 from gankit.engine import callbacks as cb
 from gankit.engine.checkpoint import check_format_version, list_checkpoints, load_checkpoint, load_network
 from gankit.errors import CheckpointError, GankitError, first_line
-from gankit.models import build_generator
+from gankit.tasks import TASKS
 from gankit.utils import eval_mode, resolve_device
 
 if TYPE_CHECKING:
@@ -44,15 +44,18 @@ class Run:
             self.shape, self.num_classes = trainer.shape, trainer.task.num_classes
             self.class_names = trainer.dataset.class_names if self.num_classes else []
             self.device = trainer.device
+            self.draws_from_latents = trainer.task.draws_from_latents
             return
         self.config, meta = read_run_dir(self.dir)
         self.shape = tuple(meta["shape"])
         self.num_classes = int(meta["num_classes"])
         self.class_names = list(meta.get("class_names", []))
         self.device = resolve_device(device)
+        task = TASKS.get(self.config.task.name)
+        self.draws_from_latents = task.draws_from_latents  # False: G restores images (gankit apply), no z
         ckpt = self.checkpoint = Path(checkpoint) if checkpoint else latest_checkpoint(self.dir)
         weights, _ = load_checkpoint(ckpt, networks_only=True)
-        self.generator = build_generator(self.config.model, self.shape, self.num_classes)
+        self.generator = task.build_networks(self.config, self.shape, self.num_classes)["G"]
         name = "G_ema" if "G_ema" in weights else "G"
         load_network(self.generator, weights[name], f"{ckpt} ({name})")
         self.generator.to(self.device)
@@ -79,6 +82,9 @@ class Run:
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 500) -> torch.Tensor:
         """G(z, y) in eval mode, in batches, as (N, C, H, W) float32 on the CPU; refuses non-finite images
         (NaN weights would otherwise give black pictures and an exit code 0)."""
+        if not self.draws_from_latents:
+            raise GankitError(f"{self.dir} is a run of task {self.config.task.name}, whose generator restores "
+                              f"images instead of drawing them from latents; use gankit apply")
         out = []
         with eval_mode(self.generator):
             for i in range(0, len(z), batch_size):

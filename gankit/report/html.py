@@ -147,12 +147,14 @@ class _Page:
 
 
 def _load_generator_run(run_dir: Path, run: Run | None) -> tuple[Run | None, str]:
-    if run is not None:
-        return run, ""
-    try:
-        return load_run(run_dir), ""
-    except CheckpointError as exc:
-        return None, str(exc)
+    if run is None:
+        try:
+            run = load_run(run_dir)
+        except CheckpointError as exc:
+            return None, str(exc)
+    if not run.draws_from_latents:
+        return None, "this run's generator restores images (the grids above: input | output | target), it has no latents"
+    return run, ""
 
 
 def build_report(run_dir: str | Path, run: Run | None = None, max_frames: int = 48, seed: int = 0) -> str:

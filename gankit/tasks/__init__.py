@@ -13,9 +13,12 @@ from gankit.data import ImageDataset
 from gankit.registry import Registry
 from gankit.tasks.base import Batch, Phase, StepInfo, Task, build_optimizer
 from gankit.tasks.gan import GANTask
+from gankit.tasks.pix2pix import Pix2PixTask
 
 TASKS: Registry[type[Task]] = Registry("task", plugins=True, kind_of=Task)
 TASKS.add("gan", GANTask, "z -> image GANs: unconditional, class-conditional, ACGAN, InfoGAN")
+TASKS.add("pix2pix", Pix2PixTask, "image -> image: U-Net G, PatchGAN D, L1 + adversarial (super-resolution, "
+          "inpainting, denoising, colorization)")
 
 __all__ = ["TASKS", "Batch", "Phase", "StepInfo", "Task", "build_optimizer", "build_task"]
 

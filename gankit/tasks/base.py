@@ -21,6 +21,7 @@ from gankit.config import Config, OptimConfig, Section, one_line_error
 from gankit.data import ImageDataset
 from gankit.errors import ConfigError
 from gankit.losses import Stats
+from gankit.models import build_generator
 
 Batch = tuple[torch.Tensor, torch.Tensor | None]  # (images (B, C, H, W) in [-1, 1], labels (B,) or None)
 
@@ -66,6 +67,9 @@ class Task:
 
     ema: ClassVar[tuple[str, ...]] = ()
     num_classes: int = 0
+    # G maps (z, y) -> images, so `gankit sample`, `eval RUN`, `interpolate` and the report draw from it;
+    # a task whose G maps images to images (pix2pix) sets False and is used through `gankit apply`.
+    draws_from_latents: ClassVar[bool] = True
 
     def __init__(self, config: Config, dataset: ImageDataset, device: torch.device):
         self.config, self.dataset, self.device = config, dataset, device
@@ -81,6 +85,13 @@ class Task:
             return cls.Settings.model_validate(config.task.model_dump())
         except ValidationError as exc:
             raise ConfigError(f"config: task {config.task.name}: {one_line_error(exc, cls.Settings, 'task')}") from None
+
+    @classmethod
+    def build_networks(cls, config: Config, shape: tuple[int, int, int], num_classes: int) -> dict[str, nn.Module]:
+        """The task's networks, untrained, from what a run directory records (its config, and run.json's image
+        shape and number of classes): what loading a finished run needs, without its dataset. The default
+        is the z -> image generator ``model.generator``, which is what sampling a run of a plugin task uses."""
+        return {"G": build_generator(config.model, shape, num_classes)}
 
     @property
     def batches_per_step(self) -> int:

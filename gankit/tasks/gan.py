@@ -37,8 +37,8 @@ class GANTask(Task):
         super().__init__(config, dataset, device)
         m, o = config.model, config.optim
         self.num_classes = dataset.num_classes if m.conditional else 0
-        self.G = build_generator(m, self.shape, self.num_classes).to(device)
-        self.D = build_discriminator(m, self.shape, self.num_classes).to(device)
+        nets = self.build_networks(config, self.shape, self.num_classes)
+        self.G, self.D = nets["G"].to(device), nets["D"].to(device)
         self.loss = build_loss(config.loss)
         fused = config.perf.fused_optimizer
         self.networks = {"G": self.G, "D": self.D}
@@ -60,6 +60,11 @@ class GANTask(Task):
         d_after = [WeightClip(self.D, config.reg.weight_clip)] if config.reg.weight_clip else []
         self.phases = [Phase("D", "D", self.d_loss, repeat=o.n_critic, after=d_after),
                        Phase("G", "G", self.g_loss, new_batch=False)]
+
+    @classmethod
+    def build_networks(cls, config: Config, shape: tuple[int, int, int], num_classes: int) -> dict[str, nn.Module]:
+        m = config.model  # G before D: the order the recorded goldens drew their initial weights in
+        return {"G": build_generator(m, shape, num_classes), "D": build_discriminator(m, shape, num_classes)}
 
     def _attach_stabilizers(self) -> None:
         cfg = self.config

@@ -29,7 +29,8 @@ def _one_thread():
 
 
 def test_goldens_cover_every_recipe():
-    assert set(RECIPES.names()) | set(VARIANTS) == set(GOLDENS["recipes"])
+    gan_recipes = {name for name in RECIPES.names() if RECIPES.get(name).task == "gan"}  # the loop before tasks
+    assert gan_recipes | set(VARIANTS) == set(GOLDENS["recipes"])
 
 
 @pytest.mark.slow
