@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCHES = ("throughput", "micro", "hardware", "scaling", "bf16", "ttq")
+BENCHES = ("throughput", "micro", "hardware", "scaling", "bf16", "ttq", "apps")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -30,7 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("benches", nargs="*", choices=[[], *BENCHES], metavar="BENCH",
                    help=f"which benches to run: {', '.join(BENCHES)} (default: all)")
     p.add_argument("--quick", action="store_true", help="seconds-long smoke version on the embedded digits (CI)")
-    p.add_argument("--budget", default="10m", help="time-to-quality training budget per contender (default 10m)")
+    p.add_argument("--budget", default="10m", help="time-to-quality (and apps) training budget per contender "
+                   "(default 10m)")
     p.add_argument("--contenders", default="", help="time-to-quality contenders, comma-separated "
                    "(tutorial-mlp-gan, tutorial-dcgan, recipe names; default: all)")
     p.add_argument("--samples", type=int, default=10000, help="samples per FID evaluation (default 10000)")
@@ -134,6 +135,11 @@ def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: 
         result = scaling.run(data, root, **kw)
         result["plot"] = str(scaling.plot(result, plots / f"bench_scaling{suffix(args)}.png"))
         return result
+    if name == "apps":
+        from bench import apps
+
+        return apps.run(data, root, budget=3.0 if q else args.budget_s, n_test=100 if q else 2000,
+                        threads=args.threads, plots=plots, suffix=suffix(args))
     from bench import time_to_quality as ttq
 
     names = [c.strip() for c in args.contenders.split(",") if c.strip()] or None
@@ -166,7 +172,8 @@ TITLES = {"throughput": "Throughput at equal work (images/s, gankit vs the tutor
           "bf16": "bf16 autocast: effect on quality at equal steps",
           "hardware": "Hardware efficiency (achieved GFLOP/s vs measured matmul peak)",
           "scaling": "Scaling (step time vs batch size, resolution, threads; evaluation time vs samples)",
-          "ttq": "Time to quality (FID vs training wall-clock)"}
+          "ttq": "Time to quality (FID vs training wall-clock)",
+          "apps": "Image-to-image: pix2pix against the classical methods and the L1-only U-Net"}
 
 
 def write_readme(out: Path, quick: bool = False) -> Path:
