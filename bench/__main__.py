@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCHES = ("throughput", "micro", "hardware", "scaling", "bf16", "ttq", "apps")
+BENCHES = ("throughput", "micro", "hardware", "scaling", "bf16", "ttq", "anomaly", "apps")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -46,6 +46,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--variants", default="", help="throughput: gankit variants to time, comma-separated "
                    "(default: all; see bench/throughput.py VARIANTS)")
     p.add_argument("--compile", action="store_true", help="also time torch.compile (compiles for minutes on CPU)")
+    p.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9", help="anomaly: normal digits (default all ten)")
+    p.add_argument("--anomaly-steps", type=int, default=300,
+                   help="anomaly: steps of the GAN, its encoder and the autoencoder per digit (default 300)")
     p.add_argument("--tag", default="", help="suffix of the result files (ttq-TAG.json), to keep several runs")
     p.add_argument("--out", default=str(REPO / "bench" / "results"), help="results folder")
     p.add_argument("--plots", default=str(REPO / "docs" / "images"), help="plots folder")
@@ -135,6 +138,12 @@ def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: 
         result = scaling.run(data, root, **kw)
         result["plot"] = str(scaling.plot(result, plots / f"bench_scaling{suffix(args)}.png"))
         return result
+    if name == "anomaly":
+        from bench import anomaly
+
+        digits = [int(d) for d in args.digits.split(",") if d.strip()]
+        return anomaly.run(root, digits[:1] if q else digits, steps=5 if q else args.anomaly_steps,
+                           threads=args.threads, quick=q)
     if name == "apps":
         from bench import apps
 
@@ -173,7 +182,8 @@ TITLES = {"throughput": "Throughput at equal work (images/s, gankit vs the tutor
           "hardware": "Hardware efficiency (achieved GFLOP/s vs measured matmul peak)",
           "scaling": "Scaling (step time vs batch size, resolution, threads; evaluation time vs samples)",
           "ttq": "Time to quality (FID vs training wall-clock)",
-          "apps": "Image-to-image: pix2pix against the classical methods and the L1-only U-Net"}
+          "apps": "Image-to-image: pix2pix against the classical methods and the L1-only U-Net",
+          "anomaly": "One-class MNIST anomaly detection (AUROC %, f-AnoGAN vs baselines on pixels, and the Deep SVDD paper)"}
 
 
 def write_readme(out: Path, quick: bool = False) -> Path:

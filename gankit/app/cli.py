@@ -409,13 +409,84 @@ def _apply(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# anomaly (f-AnoGAN)
+
+def _add_anomaly(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("anomaly", help="anomaly detection with a trained GAN (f-AnoGAN): fit, score",
+                       description="f-AnoGAN (Schlegl et al. 2019): train an encoder for a GAN run trained on normal "
+                                   "images only (e.g. --classes 0), then score images: higher = more anomalous.")
+    asub = p.add_subparsers(dest="anomaly_command", metavar="fit|score", parser_class=_Parser, required=True)
+    f = asub.add_parser("fit", help="train the encoder into RUN_DIR/anomaly (the same command again resumes it)")
+    f.add_argument("run_dir", help="an unconditional GAN run written by gankit train")
+    f.add_argument("--steps", type=int, help="encoder steps (default 2000; more steps extend a finished fit)")
+    f.add_argument("--max-time", help="stop after this long: seconds, or e.g. 10m")
+    f.add_argument("--batch-size", type=int, help="default: the GAN run's")
+    f.add_argument("--lr", type=float, help="encoder learning rate (default: the GAN run's optim.lr_g)")
+    f.add_argument("--kappa", type=float, help="weight of the discriminator-feature residual (default 1)")
+    f.add_argument("--seed", type=seed_arg)
+    f.add_argument("--quiet", action="store_true")
+    f.set_defaults(func=_anomaly_fit)
+    s = asub.add_parser("score", help="one anomaly score per image (higher = more anomalous) into a .npy")
+    s.add_argument("run_dir", help="a GAN run whose encoder was fitted by gankit anomaly fit")
+    s.add_argument("--input", required=True, help="images: .npz (key 'images', optional 'labels'), .npy, a folder, "
+                                                  "or a dataset name with a split (mnist:test)")
+    s.add_argument("--out", required=True, help="scores file (.npy, float64, one per image)")
+    s.add_argument("--json", action="store_true", help="also print a JSON summary (with AUROC when the input has "
+                                                       "labels and --normal-classes is given)")
+    s.add_argument("--normal-classes", type=class_list, metavar="K,K,...", help="the classes that are normal, for AUROC")
+    s.add_argument("--data-root", help="folder with named datasets, for --input mnist:test")
+    s.add_argument("--device", default="cpu")
+    s.set_defaults(func=_anomaly_score)
+
+
+def _anomaly_fit(args: argparse.Namespace) -> int:
+    from gankit.app.anomaly import fit
+
+    run = fit(args.run_dir, steps=args.steps, max_time=args.max_time, batch_size=args.batch_size, lr=args.lr,
+              kappa=args.kappa, seed=args.seed, quiet=args.quiet)
+    if not args.quiet:
+        print(f"gankit: encoder ready in {run.dir}; score with: gankit anomaly score {args.run_dir} --input X --out Y")
+    return 0
+
+
+def _anomaly_score(args: argparse.Namespace) -> int:
+    import io
+    import json
+
+    import numpy as np
+
+    from gankit.app.anomaly import Scorer, auroc
+    from gankit.metrics.evaluate import load_images
+    from gankit.utils import atomic_write_bytes
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".npy":
+        raise GankitError(f"--out must end in .npy, got {out}")
+    scorer = Scorer(args.run_dir, args.device)  # before reading the input: no model, no work
+    images, labels, _ = load_images(args.input, args.data_root)
+    if args.normal_classes is not None and labels is None:
+        raise GankitError(f"--normal-classes needs labels, but {args.input} has none (an .npz can carry 'labels')")
+    scores = scorer(images)
+    summary = {"images": len(scores), "mean_score": float(scores.mean()), "checkpoint": str(scorer.checkpoint)}
+    if args.normal_classes is not None:
+        summary["normal_classes"] = args.normal_classes
+        summary["auroc"] = auroc(scores, labels, args.normal_classes)
+    buf = io.BytesIO()
+    np.save(buf, scores)
+    atomic_write_bytes(out, buf.getvalue())
+    print(json.dumps(summary) if args.json else f"wrote {len(scores)} anomaly scores to {out}"
+          + (f" (AUROC {summary['auroc']:.4f})" if "auroc" in summary else ""))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gankit", description="Train, evaluate and apply GANs.")
     parser.add_argument("--version", action="version", version=f"gankit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (_add_train, _add_sample, _add_recipes, _add_report, _add_compare, _add_eval, _add_interpolate,
-                _add_degrade, _add_apply):
+                _add_degrade, _add_apply, _add_anomaly):
         add(sub)
     return parser
 

@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,14 +118,16 @@ def train(config: Config | dict[str, Any] | str | Path | None = None, *, recipe:
 
 
 def run_config(cfg: Config, *, resume: bool = False, callbacks: Sequence[cb.Callback] = (),
-               dataset: ImageDataset | None = None, quiet: bool = False, progress: bool | None = None) -> Run:
+               dataset: ImageDataset | None = None, quiet: bool = False, progress: bool | None = None,
+               init: Callable[[Trainer], None] | None = None) -> Run:
     """Train a resolved config into its run directory (``cfg.out``, or runs/NAME) and return the run.
 
     ``resume``: continue the directory's run from its newest intact checkpoint, exactly (the config
     must describe the same run, up to RESUMABLE_KEYS); otherwise the directory must be new or empty.
     ``callbacks`` run after the run's own (logs, grids, checkpoints, progress, summary); ``dataset``
-    replaces loading ``cfg.data``. Data and networks are built before anything is written, and the
-    process holds the directory's lock from then until it returns: one writer per run directory.
+    replaces loading ``cfg.data``; ``init(trainer)`` runs once the task's networks exist. Data and networks
+    are built before anything is written, and the process holds the directory's lock from then until it
+    returns: one writer per run directory.
     """
     run_dir = default_run_dir(cfg)
     cfg.train.threads = resolve_threads(cfg.train.threads)  # recorded in config.yaml: the run says what it used
@@ -136,6 +138,8 @@ def run_config(cfg: Config, *, resume: bool = False, callbacks: Sequence[cb.Call
             raise GankitError(f"{run_dir} holds an interrupted run with another config ({changed}); continue it "
                               f"with --resume {run_dir} or choose another --out")
     trainer = Trainer(cfg, dataset)
+    if init is not None:  # e.g. frozen networks from another run; a resumed checkpoint's weights load after it
+        init(trainer)
     if not resume:
         check_run_dir_free(run_dir)
     with RunLock(run_dir):
