@@ -7,6 +7,7 @@ import errno
 import io
 import os
 import random
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -119,12 +120,23 @@ def resolve_threads(threads: int | str | None) -> int:
     return int(threads) if threads else torch.get_num_threads()
 
 
-def resolve_device(name: str) -> torch.device:
+DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"  # what train.device accepts too (config.py)
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """The torch device for --device, refused in one line when unknown or absent (torch raises a bare
+    RuntimeError for 'foo', and only fails at the first tensor for a CUDA device on a CPU-only build)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if not isinstance(name, torch.device) and not re.fullmatch(r"cpu|cuda(:\d+)?|mps", str(name)):
+        raise GankitError(f"unknown device {name!r} (--device); choose from {DEVICE_CHOICES}")
     device = torch.device(name)
+    name = str(device)
     if device.type == "cuda" and not torch.cuda.is_available():
         raise GankitError(f"device {name!r} requested but CUDA is not available; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise GankitError(f"device {name!r} requested but this machine has {torch.cuda.device_count()} CUDA "
+                          f"device(s), cuda:0..cuda:{torch.cuda.device_count() - 1}")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise GankitError(f"device {name!r} requested but MPS is not available; use --device cpu")
     return device

@@ -36,7 +36,7 @@ def _source(args: argparse.Namespace):
                       **({"root": args.data_root} if args.data_root else {})}
             ref = load_dataset(data.model_copy(update=update))
         return images, labels, ref, f"{n} samples from {src}"
-    if not src.exists() and ":" not in args.source and "/" in args.source:
+    if not os.path.lexists(src) and ":" not in args.source and "/" in args.source:  # a symlink loop: load_dataset says so
         raise GankitError(f"source not found: {src}")
     return args.source, None, None, str(args.source)
 
@@ -45,9 +45,13 @@ def run(args: argparse.Namespace) -> int:
     from gankit.metrics import evaluate, parse_metrics, reference_features
     from gankit.metrics.evaluate import load_images
     from gankit.metrics.extractors import get_extractor
+    from gankit.utils import resolve_device
 
     if args.num_samples is not None and args.num_samples <= 0:
         raise GankitError(f"--num-samples must be positive, got {args.num_samples}")
+    if args.batch_size <= 0:
+        raise GankitError(f"--batch-size must be positive, got {args.batch_size}")
+    resolve_device(args.device)  # an unknown or absent device fails here, before anything is computed or cached
     names = parse_metrics(args.metrics)  # fail on a typo before any work
     if args.inception_weights:
         os.environ["GANKIT_INCEPTION_WEIGHTS"] = args.inception_weights

@@ -43,6 +43,15 @@ class EvalOptions:
     max_features: int | None = 10000  # rows per set kept for KID and k-NN metrics (mean/cov use all)
     batch_size: int = 500  # images per extractor batch
 
+    def __post_init__(self) -> None:
+        # torch.split answers a batch size of 0 with a RuntimeError deep inside feature extraction
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name == "seed" or (f.name == "max_features" and value is None):
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"evaluation option {f.name} must be a positive integer, got {value!r}")
+
 
 @dataclass(frozen=True)
 class Metric:

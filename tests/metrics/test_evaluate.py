@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -11,8 +14,8 @@ from torch import nn
 from gankit.errors import ConfigError, GankitError
 from gankit.metrics import classify, evaluate, get_extractor, parse_metrics, reference_features
 from gankit.metrics import reference as refmod
-from gankit.metrics.fid import fid_from_features
 from gankit.metrics.extractors.digits import DigitExtractor, classifier_info
+from gankit.metrics.fid import fid_from_features
 
 OPTS = dict(kid_subsets=5, kid_subset_size=100)
 
@@ -215,3 +218,58 @@ def test_float_tensors_in_0_1_read_as_numpy_arrays_do(sets):
     a, _, _ = load_images(unit)
     b, _, _ = load_images(unit.numpy())
     assert torch.equal(a, b)
+
+
+PLUGIN = '''
+import pathlib
+import torch
+from gankit.metrics.extractors import feature_extractor
+
+class Pool(torch.nn.Sequential):
+    def __init__(self):
+        super().__init__(torch.nn.AvgPool2d(4), torch.nn.Flatten())
+
+net = Pool()
+
+@feature_extractor
+def marked(device):
+    return Pool()
+
+def unmarked():
+    pathlib.Path("called").touch()
+    return Pool()
+'''
+
+
+def test_an_import_path_names_an_extractor_and_nothing_else_is_called(tmp_path, monkeypatch):
+    """--extractor module:attr takes a module, its class or a @feature_extractor factory; any other callable
+    (os:system, an unmarked function, a class that is no module) is refused before it is called."""
+    (tmp_path / "gankit_test_plugin.py").write_text(PLUGIN)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delitem(sys.modules, "gankit_test_plugin", raising=False)  # undone after the test
+    images = torch.randint(0, 256, (3, 1, 28, 28), dtype=torch.uint8)
+    for spec in ("gankit_test_plugin:net", "gankit_test_plugin:Pool", "gankit_test_plugin:marked"):
+        assert get_extractor(spec).extract(images).features.shape == (3, 49), spec
+    calls = []
+    monkeypatch.setattr(os, "system", lambda *args: calls.append(args) or 0)
+    for spec, what in [("gankit_test_plugin:unmarked", "a function"), ("os:system", "a function"),
+                       ("subprocess:Popen", "a class Popen"), ("builtins:print", "a builtin_function_or_method")]:
+        with pytest.raises(ConfigError, match=f"extractor '{spec}' is {what}, not a torch module"):
+            get_extractor(spec)
+    assert calls == [] and not (tmp_path / "called").exists()
+
+
+def test_evaluation_options_must_be_positive(sets):
+    fake, real = sets
+    for option, value in [("batch_size", 0), ("batch_size", -3), ("kid_subsets", 0), ("pr_k", 1.5)]:
+        with pytest.raises(ConfigError, match=f"evaluation option {option} must be a positive integer, got {value}"):
+            evaluate(fake, real, "fid", Tiny(), cache=False, **{option: value})
+
+
+def test_an_unknown_or_absent_device_is_one_line(sets):
+    fake, real = sets
+    with pytest.raises(GankitError, match=r"unknown device 'foo' \(--device\); choose from auto, cpu, cuda"):
+        evaluate(fake, real, "fid", Tiny(), cache=False, device="foo")
+    if not torch.cuda.is_available():
+        with pytest.raises(GankitError, match="'cuda' requested but CUDA is not available"):
+            evaluate(fake, real, "fid", "mnist", cache=False, device="cuda")

@@ -1,10 +1,11 @@
 """Feature extractors by name: ``mnist`` (built-in digit classifier), ``inception`` (FID InceptionV3),
 ``auto`` (mnist for small grayscale images, else inception), any ``torch.nn.Module``, or an import
-path ``package.module:attr`` naming a module instance or a function returning one."""
+path ``package.module:attr`` naming a module, a module class, or a function marked ``@feature_extractor``."""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import os
 import sys
 from collections.abc import Callable
@@ -12,9 +13,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from gankit.errors import ConfigError, GankitError
+from gankit.errors import ConfigError, GankitError, first_line
 from gankit.metrics.extractors.base import FeatureExtractor, Features, ModuleExtractor
 from gankit.registry import Registry, unknown_name_message
+from gankit.utils import resolve_device
 
 EXTRACTORS: Registry[Callable[[torch.device], FeatureExtractor]] = Registry("feature extractor")
 
@@ -48,7 +50,7 @@ def get_extractor(spec: str | nn.Module | FeatureExtractor = "auto", device: str
                   image_shape: tuple[int, ...] | None = None) -> FeatureExtractor:
     if isinstance(spec, FeatureExtractor):
         return spec
-    device = torch.device(device)
+    device = resolve_device(device)
     if isinstance(spec, nn.Module):
         return ModuleExtractor(spec, device)
     if not isinstance(spec, str):
@@ -58,7 +60,7 @@ def get_extractor(spec: str | nn.Module | FeatureExtractor = "auto", device: str
             raise ValueError("extractor='auto' needs the image shape")
         spec = auto_name(image_shape)
     if ":" in spec and spec not in EXTRACTORS:
-        return ModuleExtractor(_import_module_spec(spec), device, name=spec)
+        return _import_module_spec(spec, device)
     if spec not in EXTRACTORS:
         raise ConfigError(unknown_name_message("feature extractor", spec, ["auto", *EXTRACTORS.names()]) +
                           ", or package.module:attr")
@@ -68,7 +70,17 @@ def get_extractor(spec: str | nn.Module | FeatureExtractor = "auto", device: str
     return _INSTANCES[key]
 
 
-def _import_module_spec(spec: str) -> nn.Module:
+def feature_extractor(factory: Callable[[torch.device], nn.Module | FeatureExtractor]
+                      ) -> Callable[[torch.device], nn.Module | FeatureExtractor]:
+    """Mark a function as a feature-extractor factory, so ``--extractor module:function`` may call it
+    (with the device); gankit calls no other function an import path names."""
+    factory.__gankit_extractor__ = True  # type: ignore[attr-defined]
+    return factory
+
+
+def _import_module_spec(spec: str, device: torch.device) -> FeatureExtractor:
+    """``package.module:attr``: a module or FeatureExtractor instance, a subclass of either, or a function
+    marked with ``@feature_extractor``. Anything else (``os:system``) is refused before it is called."""
     mod_name, _, attr = spec.partition(":")
     added = os.getcwd() not in sys.path  # a module beside the user, as `python -m` would find it
     if added:
@@ -82,11 +94,29 @@ def _import_module_spec(spec: str) -> nn.Module:
     finally:
         if added:
             sys.path.remove(os.getcwd())
-    if not isinstance(obj, nn.Module) and callable(obj):
-        obj = obj()
-    if not isinstance(obj, nn.Module):
-        raise GankitError(f"extractor {spec!r} is not a torch module (got {type(obj).__name__})")
-    return obj
+    if inspect.isclass(obj) and issubclass(obj, FeatureExtractor):
+        make: Callable[[], object] = lambda: obj(device)
+    elif inspect.isclass(obj) and issubclass(obj, nn.Module):
+        make = obj
+    elif callable(obj) and getattr(obj, "__gankit_extractor__", False):
+        make = lambda: obj(device)
+    elif isinstance(obj, (nn.Module, FeatureExtractor)):
+        make = lambda: obj
+    else:
+        what = f"class {obj.__name__}" if inspect.isclass(obj) else type(obj).__name__
+        raise ConfigError(f"extractor {spec!r} is a {what}, not a torch module, a FeatureExtractor "
+                          f"or a function marked @gankit.metrics.extractors.feature_extractor; gankit calls only "
+                          f"those")
+    try:
+        built = make()
+    except Exception as exc:  # noqa: BLE001 - the user's constructor or factory raised
+        raise GankitError(f"creating extractor {spec!r} failed: {type(exc).__name__}: {first_line(exc)}") from None
+    if isinstance(built, FeatureExtractor):
+        return built
+    if isinstance(built, nn.Module):
+        return ModuleExtractor(built, device, name=spec)
+    raise GankitError(f"extractor {spec!r} returned a {type(built).__name__}, not a torch module or a FeatureExtractor")
 
 
-__all__ = ["EXTRACTORS", "FeatureExtractor", "Features", "ModuleExtractor", "auto_name", "get_extractor"]
+__all__ = ["EXTRACTORS", "FeatureExtractor", "Features", "ModuleExtractor", "auto_name", "feature_extractor",
+           "get_extractor"]
