@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -141,16 +142,23 @@ class Checkpointer(Callback):
 
 
 class Progress(Callback):
-    """A live bar with step, epoch, ETA and the latest losses (rich)."""
+    """A live bar with step, epoch, ETA and the latest losses (rich) on a terminal; elsewhere (CI logs,
+    ``| tee``, nohup) a plain full-width line on stderr every ``every_s`` seconds and at the end, since a
+    live bar shows nothing until it stops there and is cut to a guessed width."""
 
-    def __init__(self, metrics: MetricsLog, enabled: bool = True):
+    def __init__(self, metrics: MetricsLog, enabled: bool = True, terminal: bool | None = None,
+                 every_s: float = 10.0):
         self.metrics = metrics
         self.enabled = enabled
+        self.terminal = sys.stdout.isatty() if terminal is None else terminal
+        self.every_s = every_s
         self.progress = None
         self.stat_keys: set[str] = set()  # keys of the training statistics; other logged keys are metrics
+        self.last_refresh = 0.0
 
     def on_start(self, trainer: Trainer) -> None:
-        if not self.enabled:
+        self.last_refresh = time.perf_counter()
+        if not self.enabled or not self.terminal:
             return
         from rich.console import Console  # rich's progress machinery only when a bar is shown
         from rich.progress import (
@@ -176,7 +184,6 @@ class Progress(Callback):
         self.progress = Progress(*columns, console=console, transient=False, expand=True)
         self.progress.start()
         self.task = self.progress.add_task("train", total=1000, info="")
-        self.last_refresh = 0.0
 
     def info(self, trainer: Trainer) -> str:
         """'step 120/1500  epoch 1.28  fid 45.1  d_loss 1.21  g_loss 0.83': the newest evaluation metric
@@ -190,17 +197,33 @@ class Progress(Callback):
         return f"step {trainer.step}{total}  epoch {trainer.epoch:.2f}" + "".join(f"  {k} {latest[k]:.3g}"
                                                                               for k in shown)
 
+    def line(self, trainer: Trainer) -> str:
+        """The plain progress line: the info, throughput and time left, never cut."""
+        speed = self.metrics.latest.get("images_per_s")
+        done = trainer.progress
+        eta = human_duration(trainer.elapsed * (1 - done) / done) if done > 0 else "?"
+        return (f"gankit: {self.info(trainer)}" + (f"  {speed:.0f} img/s" if speed else "")
+                + f"  {100 * done:.0f}%  ETA {eta}")
+
     def on_step(self, trainer: Trainer, stats: Stats) -> None:
         self.stat_keys.update(stats)
-        if self.progress is None or time.perf_counter() - self.last_refresh < 0.25:
+        if not self.enabled:
             return
-        self.last_refresh = time.perf_counter()
-        self.progress.update(self.task, completed=1000 * trainer.progress, info=self.info(trainer))
+        now = time.perf_counter()
+        if now - self.last_refresh < (0.25 if self.terminal else self.every_s):
+            return
+        self.last_refresh = now
+        if self.progress is not None:
+            self.progress.update(self.task, completed=1000 * trainer.progress, info=self.info(trainer))
+        elif not self.terminal:
+            print(self.line(trainer), file=sys.stderr, flush=True)
 
     def on_end(self, trainer: Trainer) -> None:
         if self.progress is not None:
             self.progress.update(self.task, completed=1000 * trainer.progress, info=self.info(trainer))
             self.progress.stop()
+        elif self.enabled and not self.terminal:
+            print(self.line(trainer), file=sys.stderr, flush=True)
 
 
 class LossCurves(Callback):

@@ -53,7 +53,7 @@ class Run:
         self.device = resolve_device(device)
         task = TASKS.get(self.config.task.name)
         self.draws_from_latents = task.draws_from_latents  # False: G restores images (gankit apply), no z
-        ckpt = self.checkpoint = Path(checkpoint) if checkpoint else latest_checkpoint(self.dir)
+        ckpt = self.checkpoint = resolve_checkpoint(self.dir, checkpoint)
         weights, _ = load_checkpoint(ckpt, networks_only=True)
         self.generator = task.build_networks(self.config, self.shape, self.num_classes)["G"]
         name = "G_ema" if "G_ema" in weights else "G"
@@ -131,6 +131,28 @@ def read_run_meta(meta_file: Path, run_dir: Path) -> dict[str, Any]:
         raise CheckpointError(f"{meta_file} is damaged: it needs 'shape' as [channels, height, width] and an "
                               f"integer 'num_classes'")
     return meta
+
+
+def resolve_checkpoint(run_dir: Path, spec: str | Path | None = None) -> Path:
+    """The checkpoint ``--checkpoint`` names: None or ``last`` (the newest), ``best`` (the lowest FID, from
+    best.json), ``step-00002000`` or ``2000`` (that step of this run), or a checkpoint directory's path."""
+    if spec is None or str(spec) == "last":
+        return latest_checkpoint(run_dir)
+    text = str(spec)
+    if text == "best":
+        try:
+            name = json.loads((run_dir / "best.json").read_text(encoding="utf-8"))["checkpoint"]
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+            raise CheckpointError(f"{run_dir} has no best checkpoint (best.json is written when the run evaluates "
+                                  f"FID during training: eval.every)") from None
+        text = str(name)
+    if text.isdigit() or text.startswith("step-"):
+        ckpt = Path(run_dir) / "checkpoints" / (f"step-{int(text):08d}" if text.isdigit() else text)
+        if not ckpt.is_dir():
+            kept = ", ".join(p.name for p in list_checkpoints(run_dir)) or "none"
+            raise CheckpointError(f"{run_dir} has no checkpoint {ckpt.name} (kept: {kept})")
+        return ckpt
+    return Path(spec)
 
 
 def latest_checkpoint(run_dir: Path) -> Path:

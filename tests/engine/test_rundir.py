@@ -63,3 +63,29 @@ def test_generate_gives_finite_images_of_the_run(nan_run):
     with pytest.raises(GankitError, match="non-finite"):
         _poison(nan_run)
         load_run(nan_run).sample(2)
+
+
+def test_checkpoint_by_name_step_or_best(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    run_dir = tmp_path / "run"
+    assert main(["train", "--recipe", "dcgan", "--data", "digits", "--steps", "4", "--batch-size", "16", "--set",
+                 "data.limit=64", "--set", "model.width=8", "--set", "log.checkpoint_every=2", "--quiet",
+                 "--no-tensorboard", "--no-report", "--out", str(run_dir)]) == 0
+
+    def sample(spec):
+        out = tmp_path / f"{spec}.npz"
+        assert main(["sample", str(run_dir), "-n", "4", "--checkpoint", spec, "--out", str(out)]) == 0
+        return np.load(out)["images"]
+
+    assert np.array_equal(sample("2"), sample("step-00000002"))
+    assert np.array_equal(sample("last"), sample(str(run_dir / "checkpoints" / "step-00000004")))
+    assert not np.array_equal(sample("2"), sample("last"))
+    assert main(["sample", str(run_dir), "--checkpoint", "best", "--out", str(tmp_path / "b.png")]) == 2
+    assert "has no best checkpoint" in capsys.readouterr().err
+    (run_dir / "best.json").write_text(json.dumps({"step": 2, "fid": 1.0, "checkpoint": "step-00000002"}))
+    assert np.array_equal(sample("best"), sample("2"))
+    assert main(["sample", str(run_dir), "--checkpoint", "7", "--out", str(tmp_path / "c.png")]) == 2
+    assert "has no checkpoint step-00000007 (kept: step-00000002, step-00000004)" in capsys.readouterr().err

@@ -21,7 +21,7 @@ def test_progress_line_shows_losses_and_latest_metric(tiny_config, tmp_path, cap
     monkeypatch.setenv("COLUMNS", "200")  # rich truncates the line to a narrow terminal
     trainer = Trainer(tiny_config(steps=4))
     metrics = MetricsLog(tmp_path, every=2)
-    bar = Progress(metrics, enabled=True)
+    bar = Progress(metrics, enabled=True, terminal=True)
     trainer.callbacks = [metrics, FakeEval(metrics), bar]
     trainer.fit()
     info = bar.info(trainer)
@@ -39,7 +39,7 @@ def test_an_80_column_terminal_keeps_the_eta_and_the_metric(tiny_config, tmp_pat
     monkeypatch.setenv("COLUMNS", "80")
     trainer = Trainer(tiny_config(steps=4))
     metrics = MetricsLog(tmp_path, every=2)
-    trainer.callbacks = [metrics, FakeEval(metrics), Progress(metrics, enabled=True)]
+    trainer.callbacks = [metrics, FakeEval(metrics), Progress(metrics, enabled=True, terminal=True)]
     trainer.fit()
     last = [line for line in capsys.readouterr().out.splitlines() if "step" in line][-1]
     assert len(last.rstrip()) <= 80, last
@@ -53,3 +53,17 @@ def test_disabled_progress_prints_nothing(tiny_config, tmp_path, capsys):
     trainer.callbacks = [metrics, Progress(metrics, enabled=False)]
     trainer.fit()
     assert capsys.readouterr().out == ""
+
+
+def test_without_a_terminal_plain_full_lines_go_to_stderr(tiny_config, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "40")  # a narrow guess must not cut the plain line
+    trainer = Trainer(tiny_config(steps=4))
+    metrics = MetricsLog(tmp_path, every=2)
+    trainer.callbacks = [metrics, FakeEval(metrics), Progress(metrics, enabled=True, terminal=False, every_s=0)]
+    trainer.fit()
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert captured.out == "" and len(lines) == 5  # one line per step (every_s=0) and one at the end
+    assert lines[-1].startswith("gankit: step 4/4  epoch ") and lines[-1].endswith("100%  ETA 0s")
+    assert f"g_loss {metrics.latest['g_loss']:.3g}" in lines[-1] and "fid 25" in lines[-1]
+    assert "img/s" in lines[-1] and len(lines[-1]) > 40
