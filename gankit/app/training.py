@@ -137,11 +137,11 @@ def run_config(cfg: Config, *, resume: bool = False, callbacks: Sequence[cb.Call
         if changed:
             raise GankitError(f"{run_dir} holds an interrupted run with another config ({changed}); continue it "
                               f"with --resume {run_dir} or choose another --out")
+    if not resume:
+        check_run_dir_free(run_dir)  # before the data is loaded: a refused --out answers at once
     trainer = Trainer(cfg, dataset)
     if init is not None:  # e.g. frozen networks from another run; a resumed checkpoint's weights load after it
         init(trainer)
-    if not resume:
-        check_run_dir_free(run_dir)
     with RunLock(run_dir):
         if not resume:
             check_run_dir_free(run_dir)  # again, under the lock: another process may have started it meanwhile
