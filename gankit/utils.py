@@ -142,6 +142,34 @@ def resolve_device(name: str | torch.device) -> torch.device:
     return device
 
 
+def available_memory() -> int | None:
+    """Bytes this process can still allocate: the kernel's MemAvailable, capped by a container's cgroup
+    limit (a container sees the host's memory in /proc/meminfo); None where neither can be read."""
+    found: list[int] = []
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            found += [int(line.split()[1]) * 1024 for line in fh if line.startswith("MemAvailable:")]
+    for limit, usage in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),  # cgroup v2, v1
+                         ("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        with contextlib.suppress(OSError, ValueError):
+            cap = Path(limit).read_text().strip()
+            if cap != "max" and int(cap) < 2**60:  # v1 writes "no limit" as a huge number
+                found.append(max(0, int(cap) - int(Path(usage).read_text())))
+    if not found and hasattr(os, "sysconf"):
+        with contextlib.suppress(OSError, ValueError):
+            found.append(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    return min(found) if found else None
+
+
+def human_bytes(n: float) -> str:
+    """5.2 GB, 830.0 MB, 12 bytes: sizes in error messages."""
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024:
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TB"
+
+
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """(N, C, H, W) floats in [-1, 1] -> (N, H, W, C) uint8."""
     x = images.detach().float().cpu().clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)

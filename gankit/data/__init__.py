@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import torch
 
 from gankit.config import DataConfig
 from gankit.data.dataset import BatchSampler, ImageDataset, fit_images, to_uint8_tensor
-from gankit.data.files import load_array, load_folder
+from gankit.data.files import data_path_kind, load_array, load_folder
 from gankit.data.idx import CLASS_NAMES, load_idx_dataset
 from gankit.data.photos import load_photos
 from gankit.data.select import SelectedDataset, select
@@ -65,12 +66,10 @@ def load_dataset(cfg: DataConfig) -> ImageDataset:
             raise DataError(f"dataset {cfg.name!r} returned a {type(ds).__name__}, not a gankit.data.ImageDataset")
     else:
         path = Path(cfg.name).expanduser()
-        looks_like_path = any(ch in cfg.name for ch in "/\\.") or path.exists()
+        looks_like_path = any(ch in cfg.name for ch in "/\\.") or os.path.lexists(path)
         if not looks_like_path:
             raise DataError(unknown_name_message("dataset", cfg.name, DATASETS.names()) + ", or a path")
-        if not path.exists():
-            raise DataError(f"dataset path not found: {path}")
-        if path.is_dir():
+        if data_path_kind(path) == "folder":
             ds = load_folder(path, cfg.resolution, cfg.channels)
         elif path.suffix.lower() in (".npy", ".npz"):
             ds = load_array(path, cfg.resolution, cfg.channels)

@@ -15,8 +15,19 @@ import torch
 import torch.nn.functional as F
 
 from gankit.errors import DataError
+from gankit.utils import available_memory, human_bytes
 
 MAX_CLASSES = 10_000
+RESIZE_CHUNK_BYTES = 256 * 2**20  # float32 working set of one resize chunk
+
+
+def check_memory(nbytes: int, what: str, hint: str) -> None:
+    """Refuse in one line what would not fit in memory, before allocating it (the allocator's own
+    failure is a traceback, or the kernel's OOM killer)."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise DataError(f"{what} needs {human_bytes(nbytes)} of memory, but only {human_bytes(free)} is "
+                        f"available; {hint}")
 
 
 @dataclass
@@ -118,12 +129,18 @@ def fit_images(images: torch.Tensor, resolution: int | None, channels: int | Non
         top, left = (h - side) // 2, (w_ - side) // 2
         images, h, w_ = images[:, :, top : top + side, left : left + side], side, side
     if resolution is not None and (h, w_) != (resolution, resolution):
-        out = []
-        for chunk in images.split(4096):  # bounded memory for big sets
-            x = F.interpolate(chunk.float(), size=(resolution, resolution), mode="bilinear",
+        n, c = images.shape[:2]
+        per_image = c * resolution * resolution
+        chunk = max(1, min(4096, RESIZE_CHUNK_BYTES // (4 * per_image)))  # bounded memory for big sets
+        # the uint8 result, plus a chunk's float input, output and rounding
+        check_memory(n * per_image + 3 * 4 * chunk * max(per_image, c * h * w_),
+                     f"{source}: resizing {n} images to {resolution}x{resolution}", "lower data.resolution")
+        out = torch.empty((n, c, resolution, resolution), dtype=torch.uint8)
+        for i in range(0, n, chunk):
+            x = F.interpolate(images[i : i + chunk].float(), size=(resolution, resolution), mode="bilinear",
                               antialias=resolution < min(h, w_), align_corners=False)
-            out.append(x.round().clamp(0, 255).to(torch.uint8))
-        images = torch.cat(out)
+            out[i : i + chunk] = x.round_().clamp_(0, 255)
+        images = out
     return images
 
 

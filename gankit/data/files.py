@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import math
+import os
+import stat
 import tokenize
 import warnings
 import zipfile
@@ -13,12 +17,35 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from gankit.data.dataset import ImageDataset, fit_images, to_uint8_tensor
+from gankit.data.dataset import ImageDataset, check_memory, fit_images, to_uint8_tensor
 from gankit.errors import DataError, first_line
+from gankit.utils import available_memory
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff"}
 _MODE_CHANNELS = {"1": 1, "L": 1, "I;16": 1, "I": 1, "F": 1, "LA": 1, "P": 3, "RGB": 3, "RGBA": 3, "CMYK": 3,
                   "YCbCr": 3}
+
+
+def data_path_kind(path: Path) -> str:
+    """'folder' or 'file'; anything else is refused here, since opening a FIFO or a terminal blocks for
+    ever, and ``Path.exists`` calls a symlink loop missing."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise DataError(f"dataset path {path} is a symlink loop (following its links leads back to them)") \
+                from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            broken = f" (a symlink to the missing {os.readlink(path)})" if path.is_symlink() else ""
+            raise DataError(f"dataset path not found: {path}{broken}") from None
+        raise DataError(f"cannot read dataset path {path}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(mode):
+        return "folder"
+    if stat.S_ISREG(mode):
+        return "file"
+    what = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a device file" if stat.S_ISCHR(mode) or
+            stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) else "not a regular file")
+    raise DataError(f"dataset path {path} is {what}; expected an image folder, a .npy or a .npz file")
 
 
 def load_folder(root: Path, resolution: int | None, channels: int | None) -> ImageDataset:
@@ -30,11 +57,16 @@ def load_folder(root: Path, resolution: int | None, channels: int | None) -> Ima
     class_names = sorted({parts[0] for parts in rel_parents}) if labelled else []
 
     pil_images: list[Image.Image] = []
+    free, decoded = available_memory(), 0  # each image is within PIL's bounds; all of them must fit too
     for f in files:
         try:
             with warnings.catch_warnings():  # a header claiming a huge image is refused before decoding
                 warnings.simplefilter("error", Image.DecompressionBombWarning)
                 with Image.open(f) as im:
+                    decoded += im.width * im.height * len(im.getbands())
+                    if free is not None and decoded > free:
+                        check_memory(decoded, f"image folder {root}: decoding {len(files)} images",
+                                     "use fewer or smaller images")
                     im.load()
                     pil_images.append(im.copy())
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
@@ -60,6 +92,10 @@ def load_folder(root: Path, resolution: int | None, channels: int | None) -> Ima
         resolution = w
 
     mode = "L" if channels == 1 else "RGB"
+    # the resized arrays, their stack and its tensor copy
+    check_memory(3 * len(pil_images) * channels * resolution * resolution,
+                 f"image folder {root}: resizing {len(pil_images)} images to {resolution}x{resolution}",
+                 "lower data.resolution")
     arrays = [np.asarray(_square(im.convert(mode), resolution)) for im in pil_images]
     stacked = np.stack(arrays)  # (N, H, W) or (N, H, W, 3): say so, tiny images are ambiguous to guess
     stacked = stacked[:, None] if stacked.ndim == 3 else stacked.transpose(0, 3, 1, 2)
@@ -82,6 +118,45 @@ def _square(im: Image.Image, size: int) -> Image.Image:
 
 
 _ARRAY_MAGIC = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")  # .npy, .npz (an empty .npz has no entries)
+IMAGE_KEYS, LABEL_KEYS = ("images", "x", "arr_0"), ("labels", "y")  # what an .npz may call them, in order
+
+
+def _array_header(fh) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(fh)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _fortran, dtype = read(fh)
+    return shape, dtype
+
+
+def _stored_arrays(path: Path, npz: bool) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of each array in a .npy (key "") or .npz, from the headers alone: nothing is
+    decompressed (an 875 KB .npz of zeros can expand to 2 GB)."""
+    if not npz:
+        with open(path, "rb") as fh:
+            return {"": _array_header(fh)}
+    found = {}
+    with zipfile.ZipFile(path) as zf:
+        for name in zf.namelist():
+            if name.endswith(".npy"):
+                with zf.open(name) as member:
+                    found[name[: -len(".npy")]] = _array_header(member)
+    return found
+
+
+def _check_array_memory(path: Path, arrays: dict[str, tuple[tuple[int, ...], np.dtype]]) -> None:
+    """What loading the images (and labels) holds at once, checked before any of it is read."""
+    image_key = "" if "" in arrays else next((k for k in IMAGE_KEYS if k in arrays), None)
+    label_key = None if "" in arrays else next((k for k in LABEL_KEYS if k in arrays), None)
+    if image_key is None:
+        return  # no images: load_array says so
+    shape, dtype = arrays[image_key]
+    # the array, its uint8 copy, and a float64 copy while floats or wider integers are converted
+    need = math.prod(shape) * (dtype.itemsize + 1 + (0 if dtype == np.uint8 else 8))
+    if label_key is not None:
+        label_shape, label_dtype = arrays[label_key]
+        need += math.prod(label_shape) * (label_dtype.itemsize + 8)  # and their int64 copy
+    check_memory(need, f"{path}: loading {len(shape) and shape[0]} images of shape {shape} ({dtype})",
+                 "store fewer or smaller images per file")
 
 
 def load_array(path: Path, resolution: int | None, channels: int | None) -> ImageDataset:
@@ -90,20 +165,22 @@ def load_array(path: Path, resolution: int | None, channels: int | None) -> Imag
             head = fh.read(6)
         if not head.startswith(_ARRAY_MAGIC):
             raise DataError(f"{path} is not a NumPy .npy/.npz file (it does not start with their magic bytes)")
+        arrays = _stored_arrays(path, npz=not head.startswith(_ARRAY_MAGIC[0]))
+        _check_array_memory(path, arrays)
         loaded = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile,
+    except (OSError, ValueError, EOFError, SyntaxError, tokenize.TokenError, zipfile.BadZipFile, zlib.error,
             NotImplementedError) as exc:  # a damaged .npy header or .npz archive
         raise DataError(f"cannot read array file {path}: {first_line(exc)}") from None
     labels = None
     if isinstance(loaded, np.lib.npyio.NpzFile):
         with loaded:
             keys = list(loaded.keys())
-            img_key = next((k for k in ("images", "x", "arr_0") if k in keys), None)
+            img_key = next((k for k in IMAGE_KEYS if k in keys), None)
             if img_key is None:
                 raise DataError(f"{path}: no 'images' array (keys: {', '.join(keys) or 'none'})")
             try:
                 array = loaded[img_key]
-                lbl_key = next((k for k in ("labels", "y") if k in keys), None)
+                lbl_key = next((k for k in LABEL_KEYS if k in keys), None)
                 labels = None if lbl_key is None else loaded[lbl_key]
             except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
                 raise DataError(f"cannot read array file {path}: {first_line(exc)}") from None

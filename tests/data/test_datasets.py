@@ -1,10 +1,12 @@
 import gzip
 import io
+import os
 import urllib.error
 
 import numpy as np
 import pytest
 import torch
+from conftest import unblock_fifo_after
 from PIL import Image
 
 from gankit.config import DataConfig
@@ -226,3 +228,68 @@ def test_sampler_is_seeded_covers_each_epoch_and_resumes():
     assert all(torch.equal(x, c.next()[0]) for x in expected)
     with pytest.raises(DataError, match="larger than the dataset"):
         BatchSampler(ds, 101, seed=0, device=torch.device("cpu"))
+
+
+# ---------------------------------------------------------------------------------------------
+# bounds: sizes are checked against available memory before anything is allocated
+
+
+def _less_memory(monkeypatch, nbytes: int) -> None:
+    monkeypatch.setattr("gankit.data.dataset.available_memory", lambda: nbytes)
+    monkeypatch.setattr("gankit.data.files.available_memory", lambda: nbytes)
+
+
+def test_array_sizes_come_from_the_headers_before_anything_is_decompressed(tmp_path, monkeypatch):
+    np.savez_compressed(tmp_path / "x.npz", images=np.zeros((200, 64, 64), np.float32), labels=np.zeros(200, np.int64))
+    np.save(tmp_path / "x.npy", np.zeros((200, 64, 64), np.uint8))
+    assert (tmp_path / "x.npz").stat().st_size < 100_000  # 3.3 MB of float32 zeros, compressed
+    loaded = load_dataset(DataConfig(name=str(tmp_path / "x.npz")))
+    assert loaded.images.shape == (200, 1, 64, 64) and loaded.labels.shape == (200,)
+    _less_memory(monkeypatch, 2**20)
+    monkeypatch.setattr(np, "load", lambda *a, **k: pytest.fail("np.load ran before the size check"))
+    # float32 images: the array, its uint8 copy and a float64 copy while converting; int64 labels and their copy
+    need = 200 * 64 * 64 * (4 + 1 + 8) + 200 * (8 + 8)
+    with pytest.raises(DataError, match=rf"x.npz: loading 200 images of shape \(200, 64, 64\) \(float32\) needs "
+                                        rf"{need / 2**20:.1f} MB of memory, but only 1.0 MB is available"):
+        load_dataset(DataConfig(name=str(tmp_path / "x.npz")))
+    with pytest.raises(DataError, match=r"x.npy: loading 200 images .* \(uint8\) needs 1.6 MB of memory"):
+        load_dataset(DataConfig(name=str(tmp_path / "x.npy")))
+
+
+def test_image_folders_and_resizing_must_fit_in_memory(tmp_path, monkeypatch):
+    for i in range(3):
+        Image.new("RGB", (64, 64), (i, 0, 0)).save(tmp_path / f"{i}.png")
+    _less_memory(monkeypatch, 30_000)  # two decoded images fit, three do not
+    with pytest.raises(DataError, match=r"decoding 3 images needs 36.0 KB of memory, but only 29.3 KB"):
+        load_dataset(DataConfig(name=str(tmp_path)))
+    _less_memory(monkeypatch, 20 * 2**20)  # decoding fits; the resized arrays, their stack and its copy do not
+    with pytest.raises(DataError, match=r"resizing 3 images to 1024x1024 needs 27.0 MB of memory, but only 20.0 MB"):
+        load_dataset(DataConfig(name=str(tmp_path), resolution=1024))
+
+
+def test_resizing_in_chunks_gives_the_same_images(monkeypatch):
+    from gankit.data import dataset
+
+    images = torch.randint(0, 256, (50, 3, 40, 50), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    whole = dataset.fit_images(images, 32, None, "x")
+    monkeypatch.setattr(dataset, "RESIZE_CHUNK_BYTES", 7 * 4 * 3 * 32 * 32)  # 7 images per chunk
+    assert torch.equal(dataset.fit_images(images, 32, None, "x"), whole) and whole.shape == (50, 3, 32, 32)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs here")
+def test_special_files_and_symlink_loops_are_named(tmp_path):
+    os.mkfifo(tmp_path / "pipe.npz")
+    unblock_fifo_after(tmp_path / "pipe.npz", seconds=20)  # a regression then fails instead of hanging
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    (tmp_path / "dangling.npy").symlink_to(tmp_path / "gone.npy")
+    for name, message in [("pipe.npz", r"pipe.npz is a FIFO \(named pipe\)"), ("loop", "loop is a symlink loop"),
+                          ("dangling.npy", r"not found: .*dangling.npy \(a symlink to the missing .*gone.npy\)")]:
+        with pytest.raises(DataError, match=message):
+            load_dataset(DataConfig(name=str(tmp_path / name)))
+
+
+def test_a_symlink_loop_named_without_a_path_is_a_loop_too(tmp_path, monkeypatch):
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(DataError, match="dataset path loop is a symlink loop"):  # not "unknown dataset 'loop'"
+        load_dataset(DataConfig(name="loop"))
