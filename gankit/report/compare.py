@@ -7,6 +7,7 @@ from __future__ import annotations
 import difflib
 import html
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -141,9 +142,10 @@ def compare_runs(run_dirs: list[str | Path], keys: list[str] | None = None,
         series, groups = read_series(d)
         steps = summary.get("steps") if isinstance(summary, dict) else None
         seconds = summary.get("train_seconds") if isinstance(summary, dict) else None
-        if steps is None and series:  # still running: take the latest logged line
+        if steps is None and series:  # still running: take the latest logged line (with a time, for the time)
             last = max((s for s in series.values()), key=lambda s: s.step[-1])
-            steps, seconds = last.step[-1], last.time[-1]
+            times = [t for s in series.values() for t in s.time if math.isfinite(t)]
+            steps, seconds = last.step[-1], max(times, default=None)
         runs.append(RunInfo(label, d, config.recipe or "custom", str(meta.get("dataset", config.data.name)),
                             steps, seconds, series, groups))
 

@@ -34,12 +34,17 @@ class Series:
     value: list[float | None] = field(default_factory=list)  # None where the log holds NaN/inf
 
     def to_json(self, x: str = "step") -> dict[str, list]:
-        return {"x": list(getattr(self, x)), "y": list(self.value)}
+        # strict JSON for the page: a row logged without a time, or a NaN, becomes null (the plots leave a gap)
+        return {"x": [_json_number(v) for v in getattr(self, x)], "y": [_json_number(v) for v in self.value]}
 
     @property
     def last(self) -> float | None:
         finite = [v for v in self.value if v is not None]
         return finite[-1] if finite else None
+
+
+def _json_number(value: float | None) -> float | None:
+    return None if value is None or (isinstance(value, float) and not math.isfinite(value)) else value
 
 
 def _finite(value: float) -> float | None:

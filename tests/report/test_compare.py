@@ -64,6 +64,24 @@ def test_cli_writes_png_and_html_and_prints_the_table(two_runs, tmp_path, capsys
     assert "http://" not in text.split("<svg", 1)[0]  # no external resources before the inline plot
 
 
+def test_a_row_logged_without_a_time_is_drawn_by_step_only(two_runs, tmp_path, capsys):
+    """metrics.jsonl rows written by hand or by another tool may lack "time": the page (strict JSON) used to
+    fail on the NaN; now the by-time curve has a gap (null) there, and the by-step curve and table keep it."""
+    with open(two_runs[1] / "metrics.jsonl", "a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"step": 9, "fid": 150.5}) + "\n")
+    page = tmp_path / "cmp.html"
+    assert main(["compare", *map(str, two_runs), "--out", str(page), "--key", "fid"]) == 0
+    text = page.read_text(encoding="utf-8")
+    by_step, by_time = json.loads(re.search(r'data-series="([^"]*)"', text).group(1).replace("&quot;", '"'))
+    label = compare_runs(two_runs).runs[1].label
+    steps, fids = _logged(two_runs[1], "fid", "step")
+    assert by_step["series"][label]["x"] == steps and steps[-1] == 9
+    assert values_equal(by_step["series"][label]["y"], fids) and fids[-1] == 150.5
+    times = [r.get("time") for r in read_metrics(two_runs[1] / "metrics.jsonl") if "fid" in r]
+    assert by_time["series"][label]["x"] == times and times[-1] is None
+    assert "| 150.5" in capsys.readouterr().out.replace("│", "|")  # the table's last fid
+
+
 def test_a_narrow_terminal_gets_a_column_per_run(two_runs, capsys, monkeypatch):
     monkeypatch.setenv("COLUMNS", "80")
     comp = compare_runs(two_runs)
