@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from gankit.app.cli import main
 from gankit.sampling import class_grid, code_sweep, interpolation
 from gankit.app.training import train
 from gankit.engine.rundir import load_run
-from gankit.utils import to_uint8
+from gankit.utils import make_grid, to_uint8
 
 
 @pytest.fixture(scope="module")
@@ -55,9 +56,21 @@ def test_interpolation_moves_smoothly_between_its_ends(runs):
 
 
 def test_interpolate_cli_writes_a_strip(runs, tmp_path):
-    out = tmp_path / "strip.png"
-    assert main(["interpolate", str(runs / "cgan"), "--rows", "2", "--steps", "5", "--class", "4", "--out", str(out)]) == 0
-    assert out.stat().st_size > 0
+    """The PNG holds the library's interpolation, 5 per row with 2 px gaps, each image doubled (28 -> 56 px),
+    and the same command writes the same file."""
+    def strip(name: str, *extra: str) -> np.ndarray:
+        out = tmp_path / name
+        assert main(["interpolate", str(runs / "cgan"), "--rows", "2", "--steps", "5", "--class", "4", *extra,
+                     "--out", str(out)]) == 0
+        return np.asarray(Image.open(out))
+
+    png = strip("strip.png")
+    assert png.shape == (2 * 2 * (28 + 2) + 2 * 2, 2 * 5 * (28 + 2) + 2 * 2) and png.dtype == np.uint8  # grayscale
+    images, per_row = interpolation(load_run(runs / "cgan"), rows=2, steps=5, seed=0, y=4)
+    expected = make_grid(to_uint8(images), nrow=per_row)[..., 0].repeat(2, axis=0).repeat(2, axis=1)
+    np.testing.assert_array_equal(png, expected)
+    np.testing.assert_array_equal(strip("again.png"), png)
+    assert not np.array_equal(strip("seed1.png", "--seed", "1"), png)
 
 
 def test_infogan_sweeps_each_code(runs, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import numpy as np
 import pytest
@@ -96,11 +97,25 @@ def test_user_extractor_module_in_the_working_directory(env, digits, monkeypatch
     (env / "myfeatures.py").write_text(
         "import torch\nnet = torch.nn.Sequential(torch.nn.AvgPool2d(4), torch.nn.Flatten())\n")
     monkeypatch.chdir(env)
-    np.savez(env / "s.npz", images=digits[:300])
-    np.savez(env / "r.npz", images=digits[300:])
-    assert main(["eval", "s.npz", "--ref", "r.npz", "--extractor", "myfeatures:net", "--metrics", "fid",
-                 "--no-cache", "--json", "f.json"]) == 0
-    assert json.loads((env / "f.json").read_text())["fid"] >= 0
+    monkeypatch.delitem(sys.modules, "myfeatures", raising=False)  # imported fresh here, forgotten afterwards
+    noise = np.random.default_rng(0).integers(0, 256, digits[:300].shape, dtype=np.uint8)
+    for name, images in [("s", digits[:300]), ("r", digits[300:]), ("noise", noise)]:
+        np.savez(env / f"{name}.npz", images=images)
+
+    def fid(source: str, ref: str) -> float:
+        assert main(["eval", source, "--ref", ref, "--extractor", "myfeatures:net", "--metrics", "fid",
+                     "--no-cache", "--json", "f.json"]) == 0
+        return json.loads((env / "f.json").read_text())["fid"]
+
+    digits_vs_digits = fid("s.npz", "r.npz")
+    # the number is the library's on the same images with the module the CLI imported
+    from gankit.metrics import evaluate
+
+    net = sys.modules["myfeatures"].net
+    assert digits_vs_digits == pytest.approx(evaluate(digits[:300], digits[300:], "fid", net, cache=False)["fid"],
+                                             rel=1e-9)
+    assert fid("s.npz", "s.npz") < 1e-6 * digits_vs_digits  # a set against itself: zero up to rounding
+    assert fid("noise.npz", "r.npz") > 10 * digits_vs_digits  # noise is far from digits, other digits are near
 
 
 def test_num_samples_takes_the_first_images_of_a_file_source(env, digits, capsys, monkeypatch):

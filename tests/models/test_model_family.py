@@ -98,7 +98,14 @@ def test_infogan_generator_takes_codes_and_draws_them_deterministically_when_abs
     codes = G.input.codes_for(z)
     assert codes.shape == (5, 12) and (codes[:, :10].sum(1) == 1).all() and codes[:, 10:].abs().max() <= 1
     torch.testing.assert_close(G(z, None), G(z, codes))
-    torch.testing.assert_close(G(z), G(z.clone()))
+    # deterministic: the codes follow from z alone, whatever torch's global RNG holds, and draw nothing from it
+    torch.manual_seed(1)
+    state = torch.get_rng_state()
+    first = G(z)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(2)
+    torch.testing.assert_close(G(z), first, rtol=0, atol=0)
+    assert not torch.equal(G.input.codes_for(torch.randn(5, 8)), codes)  # another z, other codes
     assert D.forward_aux(G(z))[1].shape == (5, 12)
 
 
