@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-BENCHES = ("throughput", "micro", "hardware", "scaling", "bf16", "ttq", "anomaly", "apps")
+BENCHES = ("throughput", "micro", "hardware", "scaling", "bf16", "ttq", "anomaly", "ssgan", "apps")
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -49,6 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--digits", default="0,1,2,3,4,5,6,7,8,9", help="anomaly: normal digits (default all ten)")
     p.add_argument("--anomaly-steps", type=int, default=300,
                    help="anomaly: steps of the GAN, its encoder and the autoencoder per digit (default 300)")
+    p.add_argument("--label-seeds", default="0,1,2", help="ssgan: label selections (data.label_seed), default 0,1,2")
+    p.add_argument("--ssgan-steps", type=int, default=3000, help="ssgan: training steps of each contender")
     p.add_argument("--tag", default="", help="suffix of the result files (ttq-TAG.json), to keep several runs")
     p.add_argument("--out", default=str(REPO / "bench" / "results"), help="results folder")
     p.add_argument("--plots", default=str(REPO / "docs" / "images"), help="plots folder")
@@ -138,6 +140,11 @@ def run_bench(name: str, args: argparse.Namespace, data: str, root: str, limit: 
         result = scaling.run(data, root, **kw)
         result["plot"] = str(scaling.plot(result, plots / f"bench_scaling{suffix(args)}.png"))
         return result
+    if name == "ssgan":
+        from bench import ssgan
+
+        seeds = [int(s) for s in args.label_seeds.split(",") if s.strip()]
+        return ssgan.run(root, seeds[:1] if q else seeds, steps=3 if q else args.ssgan_steps, threads=args.threads)
     if name == "anomaly":
         from bench import anomaly
 
@@ -183,6 +190,7 @@ TITLES = {"throughput": "Throughput at equal work (images/s, gankit vs the tutor
           "scaling": "Scaling (step time vs batch size, resolution, threads; evaluation time vs samples)",
           "ttq": "Time to quality (FID vs training wall-clock)",
           "apps": "Image-to-image: pix2pix against the classical methods and the L1-only U-Net",
+          "ssgan": "Semi-supervised MNIST, 100 labels: test error of ssgan vs the same D on the labelled images only",
           "anomaly": "One-class MNIST anomaly detection (AUROC %, f-AnoGAN vs baselines on pixels, and the Deep SVDD paper)"}
 
 

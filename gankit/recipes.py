@@ -214,3 +214,17 @@ _pix2pix("pix2pix-denoise", "pix2pix denoising of additive Gaussian noise, sigma
          degradation="denoise", sigma=50.0)
 _pix2pix("pix2pix-colorize", "pix2pix colorization: BT.601 luma -> RGB; needs RGB images (default: the "
          "photos dataset, patches of scikit-learn's sample photographs)", data={"name": "photos"}, degradation="colorize")
+
+
+# Semi-supervised classification (issue 15): the ssgan task, with a labelled subset from data.labels_per_class.
+recipe(
+    "ssgan",
+    "semi-supervised classifier from few labels: D has K classes + fake (logit-sum trick), cross-entropy on the "
+    "labelled images, real/fake on the rest, feature matching for G; use with --set data.labels_per_class=10 and "
+    "gankit classify",
+    "Salimans et al. 2016, Improved Techniques for Training GANs (section 5)",
+    task={"name": "ssgan"},
+    model={"generator": "dcgan", "discriminator": "dcgan", "z_dim": 100, "width": 32, "d_norm": "none"},
+    optim={"name": "adam", "lr_g": 2e-4, "lr_d": 2e-4, "beta1": 0.5, "beta2": 0.999},
+    train={"batch_size": 64, "steps": 3000},
+)

@@ -480,13 +480,59 @@ def _anomaly_score(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------
+# classify (ssgan)
+
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("classify", help="classify images with a semi-supervised GAN's discriminator (ssgan runs)",
+                       description="Write the class of each image (int64 .npy), from the K-class discriminator of "
+                                   "a run of --recipe ssgan; with --json, accuracy and error when the input has labels.")
+    p.add_argument("run_dir", help="a run of task ssgan")
+    p.add_argument("--input", required=True, help="images: .npz (key 'images', optional 'labels'), .npy, a folder, "
+                                                  "or a dataset name with a split (mnist:test)")
+    p.add_argument("--out", required=True, help="predictions file (.npy, int64, one class per image)")
+    p.add_argument("--json", action="store_true", help="also print a JSON summary (accuracy, error with labels)")
+    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--data-root", help="folder with named datasets, for --input mnist:test")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_classify)
+
+
+def _classify(args: argparse.Namespace) -> int:
+    import io
+    import json
+
+    import numpy as np
+
+    from gankit.app.classify import Classifier
+    from gankit.metrics.evaluate import load_images
+    from gankit.utils import atomic_write_bytes
+
+    out = Path(args.out)
+    if out.suffix.lower() != ".npy":
+        raise GankitError(f"--out must end in .npy, got {out}")
+    clf = Classifier(args.run_dir, args.checkpoint, args.device)  # before reading the input: no head, no work
+    images, labels, _ = load_images(args.input, args.data_root)
+    pred = clf(images).astype(np.int64)
+    summary: dict = {"images": len(pred), "checkpoint": str(clf.checkpoint)}
+    if labels is not None:
+        summary["accuracy"] = float((pred == labels).mean())
+        summary["error"] = 1.0 - summary["accuracy"]
+    buf = io.BytesIO()
+    np.save(buf, pred)
+    atomic_write_bytes(out, buf.getvalue())
+    print(json.dumps(summary) if args.json else f"wrote {len(pred)} classes to {out}"
+          + (f" (error {100 * summary['error']:.2f} %)" if "error" in summary else ""))
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="gankit", description="Train, evaluate and apply GANs.")
     parser.add_argument("--version", action="version", version=f"gankit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (_add_train, _add_sample, _add_recipes, _add_report, _add_compare, _add_eval, _add_interpolate,
-                _add_degrade, _add_apply, _add_anomaly):
+                _add_degrade, _add_apply, _add_anomaly, _add_classify):
         add(sub)
     return parser
 

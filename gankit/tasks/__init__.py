@@ -15,9 +15,11 @@ from gankit.tasks.base import Batch, Phase, StepInfo, Task, build_optimizer
 from gankit.tasks.fanogan import FAnoGANTask
 from gankit.tasks.gan import GANTask
 from gankit.tasks.pix2pix import Pix2PixTask
+from gankit.tasks.ssgan import SSGANTask
 
 TASKS: Registry[type[Task]] = Registry("task", plugins=True, kind_of=Task)
 TASKS.add("gan", GANTask, "z -> image GANs: unconditional, class-conditional, ACGAN, InfoGAN")
+TASKS.add("ssgan", SSGANTask, "semi-supervised K+1-class discriminator with feature matching (gankit classify)")
 TASKS.add("fanogan", FAnoGANTask, "f-AnoGAN's encoder x -> z for a trained GAN's frozen G and D (anomaly detection; "
           "gankit anomaly fit)")
 TASKS.add("pix2pix", Pix2PixTask, "image -> image: U-Net G, PatchGAN D, L1 + adversarial (super-resolution, "
