@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -47,17 +45,3 @@ def tiny_config(**overrides):
     recipe = overrides.pop("recipe", "dcgan")
     base.update(overrides)
     return resolve_config(recipe, None, base)
-
-
-def unblock_fifo_after(fifo: Path, seconds: float) -> None:
-    """Write garbage into ``fifo`` after a while if someone is blocked reading it; nothing if nobody is."""
-    def write() -> None:
-        time.sleep(seconds)
-        try:
-            fd = os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)  # ENXIO when no reader waits: nothing to unblock
-        except OSError:
-            return
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(b"not an array")
-
-    threading.Thread(target=write, daemon=True).start()

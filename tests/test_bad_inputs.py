@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import unblock_fifo_after
+from bad_input_helpers import unblock_fifo_after
 from PIL import Image
 
 from gankit.app.cli import main

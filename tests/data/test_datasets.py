@@ -6,7 +6,7 @@ import urllib.error
 import numpy as np
 import pytest
 import torch
-from conftest import unblock_fifo_after
+from bad_input_helpers import unblock_fifo_after
 from PIL import Image
 
 from gankit.config import DataConfig
