@@ -22,7 +22,9 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-TEMP_SUFFIX = ".tmp"  # atomic_path writes .NAME.XXXX.tmp beside NAME, then renames it
+# atomic_path writes .gankit-NAME.XXXX.tmp beside NAME, then renames it; the prefix marks it as gankit's own,
+# so a resume removes only the leftovers gankit made, never a user's .tmp file.
+TEMP_PREFIX, TEMP_SUFFIX = ".gankit-", ".tmp"
 
 
 @contextlib.contextmanager
@@ -34,7 +36,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f"{TEMP_PREFIX}{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as exc:
         raise GankitError(f"cannot write {path}: {exc.strerror or exc}") from None
     os.close(fd)
@@ -54,11 +56,12 @@ def atomic_path(path: Path) -> Iterator[Path]:
         raise
 
 
-def remove_temporaries(root: Path) -> None:
-    """Delete what ``atomic_path`` leaves below ``root`` when the process is killed mid-write."""
-    for leftover in Path(root).rglob(f".*{TEMP_SUFFIX}"):
-        if leftover.is_file():
-            leftover.unlink(missing_ok=True)
+def remove_temporaries(*folders: Path) -> None:
+    """Delete what ``atomic_path`` leaves in these folders (not below them) when the process is killed mid-write."""
+    for folder in folders:
+        for leftover in Path(folder).glob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+            if leftover.is_file():
+                leftover.unlink(missing_ok=True)
 
 
 def fsync_dir(path: Path) -> None:
