@@ -156,15 +156,19 @@ class RunLock:
 
     The kernel releases it when the process dies, so a SIGKILL never leaves a stale lock; a second
     writer gets a one-line error naming the process that holds it. The lock file holds that PID and
-    stays behind (it is gankit's file; removing it would race with the next writer opening it).
+    stays with the run (it is gankit's file; removing it would race with the next writer opening it),
+    except after a run that wrote nothing else.
     """
 
     def __init__(self, run_dir: Path):
         self.run_dir, self.fd = Path(run_dir), -1
+        self.made_dir = self.made_file = False
 
     def __enter__(self) -> RunLock:
         try:
+            self.made_dir = not self.run_dir.exists()
             self.run_dir.mkdir(parents=True, exist_ok=True)
+            self.made_file = not (self.run_dir / LOCK_FILE).exists()
             self.fd = os.open(self.run_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
             raise GankitError(f"cannot create run directory {self.run_dir}: {exc.strerror or exc}") from None
@@ -180,6 +184,12 @@ class RunLock:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # A run refused before it wrote anything (disk full, bad checkpoint) leaves no trace: the lock
+        # file, and the folder when this process made it, go while the lock is still held.
+        if self.made_file and [p.name for p in self.run_dir.iterdir()] == [LOCK_FILE]:
+            (self.run_dir / LOCK_FILE).unlink()
+            if self.made_dir:
+                self.run_dir.rmdir()
         os.close(self.fd)  # closing the descriptor releases the lock
 
 
