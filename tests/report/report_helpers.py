@@ -52,7 +52,7 @@ def values_equal(a: list, b: list) -> bool:
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory) -> Path:
-    """A 6-step class-conditional DCGAN on the embedded digits, trained through gankit.engine with the
+    """A 6-step class-conditional DCGAN on the embedded digits, trained through gankit.train with the
     default viewers on (report, TensorBoard), then given evaluation lines the way the metrics callback
     would write them, and reported again."""
     import gankit

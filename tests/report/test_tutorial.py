@@ -45,7 +45,7 @@ def test_tutorial_lists_the_classic_programs():
 def test_tutorial_commands_run_as_written(mnist_root, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("GANKIT_CACHE", str(tmp_path / "cache"))
-    real_train = gankit.engine
+    real_train = gankit.train
     monkeypatch.setattr(gankit, "train", lambda *a, **kw: real_train(*a, **{**kw, **TINY_KWARGS}))
     data_root = str(mnist_root)
     ran = []
