@@ -53,6 +53,8 @@ class ModelConfig(Section):
     d_norm: Literal["batch", "layer", "none"] = Field(
         "batch", description="normalisation in conv discriminators (WGAN-GP asks for layer or none)")
     spectral_norm: bool = Field(False, description="spectral normalisation of every D layer (Miyato et al. 2018)")
+    minibatch_std: bool = Field(False, description="D sees the batch's mean feature standard deviation as one more "
+                                "feature: a collapsed batch looks fake (Karras et al. 2018; Salimans et al. 2016)")
     conditional: bool = Field(False, description="condition G and D on the dataset's class labels")
     conditioning: Literal["onehot", "embed", "projection", "acgan"] = Field(
         "onehot", description="how labels enter: onehot/embed concatenated to G's z and D's input (Mirza & "
@@ -155,6 +157,10 @@ class StabilizeConfig(Section):
     label_flip: float = Field(0.0, ge=0.0, lt=0.5, description="probability of swapping D's real/fake targets")
     grad_clip_d: float | None = Field(None, gt=0.0, description="clip D's gradient norm to this value")
     grad_clip_g: float | None = Field(None, gt=0.0, description="clip G's gradient norm to this value")
+    historical_averaging: float = Field(0.0, ge=0.0, description="weight w of w * ||theta - mean of past theta||^2 "
+                                        "on D's and G's parameters (Salimans et al. 2016); 0: off")
+    feature_matching: bool = Field(False, description="G matches the mean of D's features on the real batch instead "
+                                   "of fooling D: ||E f(x) - E f(G(z))||^2 (Salimans et al. 2016)")
 
 
 class GuardConfig(Section):

@@ -113,6 +113,8 @@ class Discriminator(nn.Module):
         self.body = body
         self.num_classes = num_classes
         self.mode = cfg.conditioning if num_classes else "none"
+        self.minibatch_std = cfg.minibatch_std
+        feat_dim += int(self.minibatch_std)  # one more feature: the batch's spread
         _, h, w = shape
         self.label_map = nn.Embedding(num_classes, h * w) if self.mode == "embed" else None
         self.head = nn.Linear(feat_dim, 1)
@@ -141,10 +143,19 @@ class Discriminator(nn.Module):
         elif self.mode == "embed":
             x = torch.cat([x, self.label_map(y.long()).view(b, 1, h, w)], 1)
         feat = self.body(x)  # (B, F)
+        if self.minibatch_std:
+            feat = torch.cat([feat, minibatch_std(feat)], 1)  # (B, F + 1)
         logits = self.head(feat).squeeze(1)
         if self.project is not None:
             logits = logits + (self.project(y.long()) * feat).sum(1)
         return logits, (self.aux(feat) if self.aux is not None else None)
+
+
+def minibatch_std(feat: torch.Tensor) -> torch.Tensor:
+    """(B, F) -> (B, 1): the standard deviation of each feature over the batch, averaged over features
+    (Karras et al. 2018's minibatch stddev, on the flattened features), the same for every sample."""
+    std = torch.sqrt(feat.float().var(0, unbiased=False) + 1e-8).mean()
+    return std.to(feat.dtype).expand(feat.shape[0], 1)
 
 
 def apply_spectral_norm(module: nn.Module) -> nn.Module:

@@ -27,7 +27,7 @@ from gankit.losses import Stats, build_loss
 from gankit.models import build_discriminator, build_generator
 from gankit.models.layers import code_dim, has_aux_head, sample_codes
 from gankit.tasks.base import Batch, Phase, StepInfo, Task, build_optimizer
-from gankit.tasks.stabilizers import Augment, GradClip, GradientPenalty, R1Penalty, WeightClip
+from gankit.tasks.stabilizers import Augment, GradClip, GradientPenalty, HistoricalAverage, R1Penalty, WeightClip
 
 
 class GANTask(Task):
@@ -58,8 +58,14 @@ class GANTask(Task):
         self._check_compatible()
         self._attach_stabilizers()
         d_after = [WeightClip(self.D, config.reg.weight_clip)] if config.reg.weight_clip else []
+        g_after = []
+        w = config.stabilize.historical_averaging
+        self.history = {name: HistoricalAverage(self.networks[name], w) for name in ("D", "G")} if w else {}
+        if self.history:
+            d_after.append(self.history["D"].update)
+            g_after.append(self.history["G"].update)
         self.phases = [Phase("D", "D", self.d_loss, repeat=o.n_critic, after=d_after),
-                       Phase("G", "G", self.g_loss, new_batch=False)]
+                       Phase("G", "G", self.g_loss, new_batch=False, after=g_after)]
 
     @classmethod
     def build_networks(cls, config: Config, shape: tuple[int, int, int], num_classes: int) -> dict[str, nn.Module]:
@@ -102,6 +108,10 @@ class GANTask(Task):
         if loss in ("acgan", "infogan") and not has_aux_head(self.D):
             raise ConfigError(f"loss {loss} needs a discriminator with an auxiliary head")
         st = cfg.stabilize
+        if st.feature_matching and (m.conditional and m.conditioning in ("onehot", "embed") or self.infogan
+                                    or not isinstance(getattr(self.D, "body", None), nn.Module)):
+            raise ConfigError("stabilize.feature_matching needs a discriminator whose features see the image alone "
+                              "(unconditional, projection or acgan; not onehot/embed conditioning or InfoGAN)")
         if (st.label_smoothing or st.label_flip) and not self.loss.uses_targets:
             raise ConfigError(f"stabilize.label_smoothing / label_flip need a loss with targets (bce, lsgan), "
                               f"not {cfg.loss.adversarial if loss in ('acgan', 'infogan') else loss}")
@@ -134,15 +144,28 @@ class GANTask(Task):
             extra = reg(self.D, real, fake, y_real, y_fake, info.step)
             if extra is not None:
                 loss = loss + extra
+        if self.history:
+            loss = loss + self.history["D"].penalty()
         return loss, stats
 
     def g_loss(self, batch: Batch, info: StepInfo) -> tuple[torch.Tensor, Stats]:
+        loss, stats = self._g_loss(batch, info)
+        if self.history:
+            loss = loss + self.history["G"].penalty()
+        return loss, stats
+
+    def _g_loss(self, batch: Batch, info: StepInfo) -> tuple[torch.Tensor, Stats]:
         if self._fake is None:  # a fresh batch costs a second G forward per step
             z, y_fake = self.sample_latents(self.config.train.batch_size)
             fake_g = self.G(z, y_fake)
         else:
             (fake_g, y_fake), self._fake = self._fake, None
         real = None
+        if self.config.stabilize.feature_matching:  # ||E f(x) - E f(G(z))||^2, f = D's features on the real batch
+            real = self._aug(batch[0], info)
+            f_real, f_fake = self.D.body(real).mean(0), self.D.body(self._aug(fake_g, info)).mean(0)
+            loss = (f_real.detach() - f_fake).pow(2).sum()
+            return loss, {"g_loss": loss.detach()}
         if self.loss.sees_real_in_g_step:  # relativistic losses, feature matching
             real, y_real = batch
             real = self._aug(real, info)
@@ -170,10 +193,15 @@ class GANTask(Task):
         return torch.cat(out), labels
 
     def state_dict(self) -> dict[str, Any]:
-        return {"fixed_z": self.fixed_z}
+        state: dict[str, Any] = {"fixed_z": self.fixed_z}
+        if self.history:  # historical averaging's running means
+            state["history"] = {name: h.state_dict() for name, h in self.history.items()}
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.fixed_z = state["fixed_z"].to(self.device)
+        for name, h in self.history.items():
+            h.load_state_dict(state["history"][name])
 
 
 def fixed_codes(n: int, model_cfg: ModelConfig, seed: int) -> torch.Tensor:

@@ -7,6 +7,9 @@
   augment.instance_noise Gaussian noise on D inputs -> 0       D inputs       (Sonderby et al. 2017)
   stabilize.label_*      one-sided smoothing, label flips      loss targets   (Salimans et al. 2016)
   stabilize.grad_clip_*  clip gradient norms before a step     optimizer pre-step hooks
+  stabilize.feature_matching  G matches D's mean real features  G loss         (Salimans et al. 2016)
+  stabilize.historical_averaging  w ||theta - mean theta||^2   D and G loss   (Salimans et al. 2016)
+  model.minibatch_std    the batch's feature spread as a D feature  D layer    (Karras et al. 2018)
 The EMA of G (``ema.*``) is the engine's (``gankit.engine.ema``): any task's networks can have one.
 TTUR (Heusel et al. 2017) needs no code: it is ``optim.lr_g`` != ``optim.lr_d``.
 """
@@ -39,6 +42,33 @@ class R1Penalty:
         if step % self.every:
             return None
         return 0.5 * self.gamma * self.every * r1_penalty(D, real, y_real)
+
+
+class HistoricalAverage:
+    """w * ||theta - theta_bar||^2 with theta_bar the mean of the network's parameters after every step so far
+    (Salimans et al. 2016, section 3.3). ``update`` runs after each optimizer step; the average is resume state."""
+
+    def __init__(self, net: nn.Module, weight: float):
+        self.params = [p for p in net.parameters() if p.requires_grad]
+        self.weight, self.count = weight, 0
+        self.average = [p.detach().clone() for p in self.params]
+
+    def penalty(self) -> torch.Tensor:
+        return self.weight * sum((p - a).pow(2).sum() for p, a in zip(self.params, self.average))
+
+    @torch.no_grad()
+    def update(self) -> None:  # running mean: a += (theta - a) / t
+        self.count += 1
+        for p, a in zip(self.params, self.average):
+            a.add_(p.detach() - a, alpha=1.0 / self.count)
+
+    def state_dict(self) -> dict:
+        return {"count": self.count, "average": [a.clone() for a in self.average]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.count = int(state["count"])
+        for a, saved in zip(self.average, state["average"]):
+            a.copy_(saved)
 
 
 # ---------------------------------------------------------------------------------------------
