@@ -19,6 +19,7 @@ from gankit.errors import ConfigError, first_line
 
 CONFIG_VERSION = 1
 MAX_SEED = 2**63 - 1  # the largest seed torch.Generator.manual_seed accepts
+DEVICE_PATTERN, DEVICE_CHOICES = r"auto|cpu|cuda(:\d+)?|mps", "auto, cpu, cuda, cuda:N or mps"  # --device, train.device
 
 
 class Section(BaseModel):
@@ -116,8 +117,8 @@ class TrainConfig(Section):
     @field_validator("device")
     @classmethod
     def _device(cls, value: str) -> str:
-        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", value):
-            raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
+        if not re.fullmatch(DEVICE_PATTERN, value):
+            raise ValueError(f"must be {DEVICE_CHOICES}")
         return value
 
 

@@ -73,6 +73,17 @@ def import_plugin(spec: str, kind: str, kind_of: type | None = None) -> Any:
     Nothing is called here, and a builtin (``os:system``) is refused, so a config file cannot make
     gankit run an arbitrary callable; what the plugin builds is checked where it is used.
     """
+    obj = import_object(spec, kind)
+    if inspect.isclass(obj):
+        if kind_of is not None and not issubclass(obj, kind_of):
+            raise ConfigError(f"{kind} {spec!r} is a class but not a {kind_of.__name__}")
+    elif not inspect.isfunction(obj):
+        raise ConfigError(f"{kind} {spec!r} must be a class or a Python function, not {type(obj).__name__}")
+    return obj
+
+
+def import_object(spec: str, kind: str) -> Any:
+    """Import what ``module:attr`` names (from the working directory too), with one-line errors; no checks."""
     module, _, attr = spec.partition(":")
     with _working_directory_on_path():
         try:
@@ -83,11 +94,6 @@ def import_plugin(spec: str, kind: str, kind_of: type | None = None) -> Any:
             raise ConfigError(f"cannot import {kind} {spec!r}: {exc}") from None
         except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
             raise GankitError(f"importing {kind} {spec!r} failed: {type(exc).__name__}: {exc}") from None
-    if inspect.isclass(obj):
-        if kind_of is not None and not issubclass(obj, kind_of):
-            raise ConfigError(f"{kind} {spec!r} is a class but not a {kind_of.__name__}")
-    elif not inspect.isfunction(obj):
-        raise ConfigError(f"{kind} {spec!r} must be a class or a Python function, not {type(obj).__name__}")
     return obj
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from gankit.config import DEVICE_CHOICES, DEVICE_PATTERN
 from gankit.errors import GankitError
 
 _UMASK = os.umask(0)
@@ -123,15 +124,12 @@ def resolve_threads(threads: int | str | None) -> int:
     return int(threads) if threads else torch.get_num_threads()
 
 
-DEVICE_CHOICES = "auto, cpu, cuda, cuda:N or mps"  # what train.device accepts too (config.py)
-
-
 def resolve_device(name: str | torch.device) -> torch.device:
     """The torch device for --device, refused in one line when unknown or absent (torch raises a bare
     RuntimeError for 'foo', and only fails at the first tensor for a CUDA device on a CPU-only build)."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if not isinstance(name, torch.device) and not re.fullmatch(r"cpu|cuda(:\d+)?|mps", str(name)):
+    if not isinstance(name, torch.device) and not re.fullmatch(DEVICE_PATTERN, str(name)):
         raise GankitError(f"unknown device {name!r} (--device); choose from {DEVICE_CHOICES}")
     device = torch.device(name)
     name = str(device)

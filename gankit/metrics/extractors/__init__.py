@@ -4,10 +4,7 @@ path ``package.module:attr`` naming a module, a module class, or a function mark
 
 from __future__ import annotations
 
-import importlib
 import inspect
-import os
-import sys
 from collections.abc import Callable
 
 import torch
@@ -15,7 +12,7 @@ from torch import nn
 
 from gankit.errors import ConfigError, GankitError, first_line
 from gankit.metrics.extractors.base import FeatureExtractor, Features, ModuleExtractor
-from gankit.registry import Registry, unknown_name_message
+from gankit.registry import Registry, import_object, unknown_name_message
 from gankit.utils import resolve_device
 
 EXTRACTORS: Registry[Callable[[torch.device], FeatureExtractor]] = Registry("feature extractor")
@@ -81,19 +78,7 @@ def feature_extractor(factory: Callable[[torch.device], nn.Module | FeatureExtra
 def _import_module_spec(spec: str, device: torch.device) -> FeatureExtractor:
     """``package.module:attr``: a module or FeatureExtractor instance, a subclass of either, or a function
     marked with ``@feature_extractor``. Anything else (``os:system``) is refused before it is called."""
-    mod_name, _, attr = spec.partition(":")
-    added = os.getcwd() not in sys.path  # a module beside the user, as `python -m` would find it
-    if added:
-        sys.path.insert(0, os.getcwd())
-    try:
-        obj = getattr(importlib.import_module(mod_name), attr)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(f"cannot import extractor {spec!r}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - the user's module raised while importing
-        raise GankitError(f"importing extractor {spec!r} failed: {type(exc).__name__}: {exc}") from None
-    finally:
-        if added:
-            sys.path.remove(os.getcwd())
+    obj = import_object(spec, "extractor")
     if inspect.isclass(obj) and issubclass(obj, FeatureExtractor):
         make: Callable[[], object] = lambda: obj(device)
     elif inspect.isclass(obj) and issubclass(obj, nn.Module):
