@@ -59,5 +59,6 @@ def markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {name} | " + " | ".join(f"{100 * per[str(x)]:.2f} %" for x in seeds)
                      + f" | {100 * s['mean']:.2f} ± {100 * s['std']:.2f} % | {result['seconds'][name]:.0f} |")
     p = result["paper"]
-    lines.append(f"| paper (Salimans et al. 2016) | | {p['error_pct']:.2f} ± {p['std_pct']:.2f} % | |")
+    lines.append("| paper (Salimans et al. 2016) | " + " | ".join("" for _ in seeds)
+                 + f" | {p['error_pct']:.2f} ± {p['std_pct']:.2f} % | |")
     return "\n".join(lines)
