@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_recipes.py --budget 60 --wall-limit 300 --data-root ../shared/data
 
 For each recipe (default: all of them) this trains on MNIST train for ``--budget`` seconds of CPU time
-of the training process (one torch thread by default; a wall-clock cap guards a very busy machine), draws ``--samples`` images (the EMA generator when a recipe has
-one) and scores them against MNIST test with gankit's built-in digit classifier features:
+of the training process (one torch thread by default; a wall-clock cap guards a very busy machine),
+draws ``--samples`` images (the EMA generator when a recipe has one) and
+scores them against MNIST test with gankit's built-in digit classifier features:
 FID and KID (``gankit.metrics.evaluate``). Conditional recipes also get their class accuracy: 100
 samples drawn for each class k (as ``gankit sample --class k``) classified by the built-in MNIST
 classifier (``gankit.metrics.classify``); the issue asks for at least 90 %. InfoGAN gets the purity
@@ -96,7 +97,8 @@ def train_recipe(name: str, args: argparse.Namespace) -> dict:
     if run_dir.exists():
         shutil.rmtree(run_dir)  # a run cut short by an earlier invocation: start it again
     overrides = {"data.name": "mnist", "data.root": args.data_root, "data.download": False,
-                 "train.max_time": args.wall_limit, "train.steps": args.steps, "train.threads": args.threads, "train.seed": args.seed,
+                 "train.max_time": args.wall_limit, "train.steps": args.steps, "train.threads": args.threads,
+                 "train.seed": args.seed,
                  "log.progress": False, "log.tensorboard": False, "log.report": False,
                  "log.sample_every": 10**9, "log.checkpoint_every": 10**9, "log.log_every": 100,
                  "out": str(run_dir)}

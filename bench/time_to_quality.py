@@ -270,8 +270,10 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def update_recipes_doc(result: dict[str, Any], doc: Path = Path(__file__).resolve().parents[1] / "docs" / "recipes.md"
-                       ) -> bool:
+RECIPES_DOC = Path(__file__).resolve().parents[1] / "docs" / "recipes.md"
+
+
+def update_recipes_doc(result: dict[str, Any], doc: Path = RECIPES_DOC) -> bool:
     """Put the table into docs/recipes.md (the ``bench:recipes`` block) when the run covered every recipe:
     it is the recipes' FID/KID and class accuracy at one fixed budget, measured side by side."""
     from bench.common import update_doc

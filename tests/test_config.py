@@ -2,8 +2,8 @@ import pytest
 import yaml
 
 from gankit import config as cfgmod
-from gankit.errors import ConfigError
 from gankit.app.training import resolve_config
+from gankit.errors import ConfigError
 
 
 def test_defaults_validate_and_round_trip(tmp_path):

@@ -14,12 +14,12 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from gankit import config as cfgmod
+from gankit.app.training import resolve_config
 from gankit.data.dataset import to_uint8_tensor
 from gankit.data.files import load_array, load_folder
 from gankit.data.idx import read_idx
-from gankit.errors import CheckpointError, ConfigError, DataError, GankitError
 from gankit.engine import checkpoint as ck
-from gankit.app.training import resolve_config
+from gankit.errors import CheckpointError, ConfigError, DataError, GankitError
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -8,8 +8,8 @@ import torch
 
 from gankit.app import training
 from gankit.app.cli import main
-from gankit.recipes import RECIPES
 from gankit.engine.rundir import load_run
+from gankit.recipes import RECIPES
 
 EXPECTED = {"mlp-gan", "dcgan", "wgan", "wgan-gp", "lsgan", "hinge", "sngan", "cgan", "projection-cgan",
             "acgan", "infogan"}

@@ -6,9 +6,9 @@ import torch
 from PIL import Image
 
 from gankit.app.cli import main
-from gankit.sampling import class_grid, code_sweep, interpolation
 from gankit.app.training import train
 from gankit.engine.rundir import load_run
+from gankit.sampling import class_grid, code_sweep, interpolation
 from gankit.utils import make_grid, to_uint8
 
 

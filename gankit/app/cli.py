@@ -24,6 +24,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"gankit: error: {message} (see {self.prog} --help)\n")
 
 
+CHECKPOINT_HELP = "last (default), best (lowest FID), step-00002000 or 2000, or a checkpoint directory"
+
+
 def seed_arg(text: str) -> int:
     """argparse type for --seed: an integer in [0, 2**63), refused in one line otherwise."""
     from gankit.config import MAX_SEED
@@ -169,7 +172,7 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--out", required=True, help="output file: .png grid or .npz array")
-    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--device", default="cpu")
     p.add_argument("--class", dest="class_", type=int, metavar="K", help="conditional runs: draw only class K")
     p.add_argument("--grid-by-class", action="store_true", help="conditional runs: one row per class")
@@ -217,7 +220,7 @@ def _add_interpolate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=10, help="images per interpolation (default 10)")
     p.add_argument("--class", dest="class_", type=int, metavar="K", help="conditional runs: use class K in every row")
     p.add_argument("--seed", type=seed_arg, default=0)
-    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_interpolate)
 
@@ -309,7 +312,7 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", "--num-samples", type=int, default=None,
                    help="samples drawn from a run (default 10000); for other sources, use only the first N images")
     p.add_argument("--seed", type=seed_arg, default=0, help="latent seed for samples drawn from a run")
-    p.add_argument("--checkpoint", help="checkpoint directory of a run (default: the latest)")
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--data-root", help="folder with named datasets (default $GANKIT_DATA or ./data)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
     p.add_argument("--batch-size", type=int, default=500, help="images per extractor batch")
@@ -383,7 +386,7 @@ def _add_apply(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", metavar="CLEAN", help="the clean images (any source gankit reads): print PSNR and SSIM")
     p.add_argument("--json", metavar="FILE", help="with --target: also write PSNR and SSIM as JSON")
     p.add_argument("--data-root", help="folder with named datasets, for --target mnist:test")
-    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_apply)
 
@@ -491,7 +494,7 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
                                                   "or a dataset name with a split (mnist:test)")
     p.add_argument("--out", required=True, help="predictions file (.npy, int64, one class per image)")
     p.add_argument("--json", action="store_true", help="also print a JSON summary (accuracy, error with labels)")
-    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--data-root", help="folder with named datasets, for --input mnist:test")
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_classify)

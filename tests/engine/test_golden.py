@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from goldens import COMMON, FIXTURES, VARIANTS, cpu_kind, record_losses, weights_digest
 
 import gankit
 from gankit.engine.checkpoint import list_checkpoints, load_checkpoint
 from gankit.recipes import RECIPES
-from goldens import COMMON, FIXTURES, VARIANTS, cpu_kind, record_losses, weights_digest
 
 GOLDENS = json.loads((FIXTURES / "goldens.json").read_text(encoding="utf-8"))
 SAME_CPU = GOLDENS["cpu_kind"] == cpu_kind()

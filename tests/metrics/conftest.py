@@ -47,17 +47,17 @@ def refpkgs() -> types.SimpleNamespace:
                      "torchvision.transforms.functional", "torchvision.models", "torchvision.models.utils"):
             sys.modules[name] = _stub_module(name)
             stubbed.append(name)
-    try:
-        import prdc
-        from pytorch_fid.fid_score import calculate_frechet_distance
-        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-        from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric
-        from torch_fidelity.metric_isc import isc_features_to_metric
-        from torch_fidelity.metric_kid import kid_features_to_metric
-        from torch_fidelity.metric_prc import prc_features_to_metric
-        from torchmetrics.image.fid import _compute_fid
-        from torchmetrics.image.inception import InceptionScore
-        from torchmetrics.image.kid import poly_mmd
+    try:  # imported only to check that they are installed
+        import prdc  # noqa: F401
+        from pytorch_fid.fid_score import calculate_frechet_distance  # noqa: F401
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3  # noqa: F401
+        from torch_fidelity.metric_fid import fid_features_to_statistics, fid_statistics_to_metric  # noqa: F401
+        from torch_fidelity.metric_isc import isc_features_to_metric  # noqa: F401
+        from torch_fidelity.metric_kid import kid_features_to_metric  # noqa: F401
+        from torch_fidelity.metric_prc import prc_features_to_metric  # noqa: F401
+        from torchmetrics.image.fid import _compute_fid  # noqa: F401
+        from torchmetrics.image.inception import InceptionScore  # noqa: F401
+        from torchmetrics.image.kid import poly_mmd  # noqa: F401
     except ImportError as exc:  # a failure, not a skip: these comparisons are the point of the tests
         pytest.fail(f"reference packages missing; install requirements-test.txt and, with --no-deps, "
                     f"requirements-test-nodeps.txt ({exc})")

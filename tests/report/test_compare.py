@@ -6,12 +6,11 @@ import json
 import re
 
 import pytest
-from report_helpers import append_metrics, values_equal
-from report_helpers import finished_run, run_copy  # noqa: F401  (fixtures)
+from report_helpers import append_metrics, finished_run, run_copy, values_equal  # noqa: F401  (fixtures)
 
 from gankit.app.cli import main
-from gankit.report import compare_runs
 from gankit.engine.callbacks import read_metrics
+from gankit.report import compare_runs
 
 
 def _logged(run_dir, key, x):

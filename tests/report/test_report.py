@@ -12,13 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-from report_helpers import values_equal
-from report_helpers import browser, finished_run, run_copy  # noqa: F401  (fixtures)
+from report_helpers import browser, finished_run, run_copy, values_equal  # noqa: F401  (fixtures)
 
 from gankit.app.cli import main
+from gankit.engine.callbacks import read_metrics
 from gankit.report import write_report
 from gankit.report.images import sample_frames
-from gankit.engine.callbacks import read_metrics
 
 
 class _Collect(HTMLParser):
@@ -152,9 +151,10 @@ def test_report_errors_are_one_line(args, message, run_copy, tmp_path, capsys):
 
 
 def test_unconditional_run_with_codes_gets_interpolations_but_no_class_grid(tmp_path):
+    from report_helpers import tiny_overrides
+
     import gankit
     from gankit.app.training import resolve_config
-    from report_helpers import tiny_overrides
 
     run_dir = tmp_path / "infogan"
     gankit.train(resolve_config("infogan", None, tiny_overrides(run_dir, steps=2, **{"log.tensorboard": False})),

@@ -8,9 +8,9 @@ from PIL import Image
 from report_helpers import finished_run  # noqa: F401  (fixtures)
 
 from gankit.app.cli import main
-from gankit.report.images import sample_frames
 from gankit.engine.callbacks import read_metrics
-from gankit.engine.tensorboard import LOG_SUBDIR, tag_for
+from gankit.report.images import sample_frames
+from gankit.report.tensorboard import LOG_SUBDIR, tag_for
 
 
 def _events(run_dir):
