@@ -208,13 +208,15 @@ def run(data: str, data_root: str, budget: float, n_test: int = 2000, threads: i
 
 def picture(task: str, shown: torch.Tensor, outputs: dict[str, torch.Tensor], clean: torch.Tensor, path: Path,
             m: dict[str, Any], n: int = 8) -> Path:
-    """One row per test image: input | each contender (in the table's order) | target, with a header row."""
+    """One row per test image (n spread evenly over the test set): input | each contender (in the table's
+    order) | target, with a header row."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    cols = [("input", shown)] + list(outputs.items()) + [("target", clean)]
+    pick = torch.linspace(0, len(clean) - 1, n).round().long()
+    cols = [("input", shown[pick])] + [(k, v[pick]) for k, v in outputs.items()] + [("target", clean[pick])]
     fig, axes = plt.subplots(n, len(cols), figsize=(1.25 * len(cols), 1.25 * n + 0.6))
     for j, (name, images) in enumerate(cols):
         for i in range(n):
