@@ -386,18 +386,18 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
     lc = cfg.log
     metrics = cb.MetricsLog(run_dir, lc.log_every)
     show = lc.progress if progress is None else progress
+    checkpointer = cb.Checkpointer(run_dir, lc.checkpoint_every, lc.keep_checkpoints)
     trainer.callbacks = [
         metrics,
         cb.SampleGrids(run_dir, lc.sample_every),
-        cb.Checkpointer(run_dir, lc.checkpoint_every, lc.keep_checkpoints),
         cb.LossCurves(run_dir),
         cb.Progress(metrics, enabled=show and not quiet),
         cb.Summary(run_dir, quiet=quiet),
         *extra,
+        checkpointer,  # after every callback that keeps state, so a checkpoint holds their state after this step
     ]
     if cfg.eval.every:  # evaluation every N steps (off by default): metrics.jsonl, TensorBoard, best checkpoint
-        ckpt = next(c for c in trainer.callbacks if isinstance(c, cb.Checkpointer))
-        trainer.callbacks.append(EvalCallback(run_dir, metrics, ckpt, quiet=quiet))
+        trainer.callbacks.append(EvalCallback(run_dir, metrics, checkpointer, quiet=quiet))
     if lc.tensorboard:  # after SampleGrids: it logs the grid that callback just saved
         trainer.callbacks.append(TensorBoard(run_dir, metrics, lc.sample_every))
     if lc.report:  # last, so the page shows every number the other callbacks logged at the end
@@ -409,9 +409,7 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
         if metrics.count and any(r.get("step") == trainer.step and "images_per_s" in r
                                  for r in cb.read_metrics(metrics.path)):
             metrics.count, metrics.sums = 0, {}  # the end of the earlier session already logged that window
-        for c in trainer.callbacks:
-            if isinstance(c, cb.Checkpointer):
-                c.last_step = trainer.step  # that state is on disk already
+        checkpointer.last_step = trainer.step  # that state is on disk already
         if not quiet:
             print(f"gankit: resuming {run_dir} from " + (f"step {trainer.step} ({ckpt.name})" if ckpt else
                                                         "the start (no complete checkpoint yet)"))

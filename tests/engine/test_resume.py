@@ -239,8 +239,6 @@ def test_state_of_a_callback_with_a_state_key_is_saved_and_restored(tmp_path, ti
         fresh.load_state_dict(bare.state_dict())  # a checkpoint without state this run needs
 
 
-@pytest.mark.xfail(strict=True, reason="package bug: run_config puts the Checkpointer before the callbacks it is "
-                   "given, so a checkpoint at step N holds their state from before their on_step for step N")
 def test_callback_state_is_in_every_checkpoint_and_a_resumed_run_continues_it(tmp_path, tiny_config):
     cfg = tiny_config(steps=6, **{"log.checkpoint_every": 2})
     ref = Counter()
