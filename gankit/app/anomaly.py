@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from sklearn.metrics import roc_auc_score
 
 from gankit import config as cfgmod
 from gankit.app.training import is_gankit_run, run_config
@@ -118,8 +119,6 @@ class Scorer:
 
 def auroc(scores: np.ndarray, labels: np.ndarray, normal_classes: list[int]) -> float:
     """Area under the ROC curve of the scores for telling anomalies (labels outside normal_classes) apart."""
-    from sklearn.metrics import roc_auc_score
-
     anomalous = ~np.isin(labels, normal_classes)
     if anomalous.all() or not anomalous.any():
         raise GankitError(f"AUROC needs both normal (classes {normal_classes}) and anomalous images in the input")

@@ -8,19 +8,25 @@ import os
 import time
 from pathlib import Path
 
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from gankit.data import DATASETS, load_dataset
+from gankit.engine.rundir import load_run
 from gankit.errors import GankitError
+from gankit.metrics.evaluate import evaluate, load_images, parse_metrics, reference_features
+from gankit.metrics.extractors import get_extractor
+from gankit.metrics.extractors.inception import download_weights
+from gankit.utils import atomic_write_text, resolve_device
 
 DEFAULT_RUN_SAMPLES = 10000
+
 
 def _source(args: argparse.Namespace):
     """(images or dataset spec, labels, default reference, description) for SOURCE."""
     src = Path(args.source)
     if src.is_dir() and (src / "config.yaml").is_file() and (src / "run.json").is_file():
-        import torch
-
-        from gankit.data import DATASETS
-        from gankit.engine.rundir import load_run
-
         run = load_run(src, args.checkpoint, args.device)
         n = args.num_samples or DEFAULT_RUN_SAMPLES
         labels = None
@@ -29,8 +35,6 @@ def _source(args: argparse.Namespace):
         images = run.sample(n, seed=args.seed, y=labels)
         ref = None
         if args.ref is None:  # the run's dataset: its test split at the run's resolution and channels
-            from gankit.data import load_dataset
-
             data = run.config.data
             update = {"limit": None, **({"split": "test"} if data.name in DATASETS else {}),
                       **({"root": args.data_root} if args.data_root else {})}
@@ -42,11 +46,6 @@ def _source(args: argparse.Namespace):
 
 
 def run(args: argparse.Namespace) -> int:
-    from gankit.metrics import evaluate, parse_metrics, reference_features
-    from gankit.metrics.evaluate import load_images
-    from gankit.metrics.extractors import get_extractor
-    from gankit.utils import resolve_device
-
     if args.num_samples is not None and args.num_samples <= 0:
         raise GankitError(f"--num-samples must be positive, got {args.num_samples}")
     if args.batch_size <= 0:
@@ -56,8 +55,6 @@ def run(args: argparse.Namespace) -> int:
     if args.inception_weights:
         os.environ["GANKIT_INCEPTION_WEIGHTS"] = args.inception_weights
     if args.download:
-        from gankit.metrics.extractors.inception import download_weights
-
         print(f"InceptionV3 weights: {download_weights()}")
     t0 = time.perf_counter()
     fake, labels, default_ref, what = _source(args)
@@ -83,8 +80,6 @@ def run(args: argparse.Namespace) -> int:
     seconds = time.perf_counter() - t0
     _print_table(results, what, shown_ref, extractor.name, len(images), seconds)
     if args.json:
-        from gankit.utils import atomic_write_text
-
         atomic_write_text(Path(args.json), json.dumps(results, indent=2) + "\n")
     return 0
 
@@ -98,9 +93,6 @@ MEANING = {"fid": "lower is better", "kid": "lower is better (mean ± std over s
 
 def _print_table(results: dict[str, float], what: str, ref: str | None, extractor: str, n: int,
                  seconds: float) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
     table = Table(title=f"{what} vs {ref or '(no reference)'} - extractor {extractor}, {n} images, "
                         f"{seconds:.1f}s")
     for col in ("metric", "value", ""):

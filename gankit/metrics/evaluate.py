@@ -18,7 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from gankit.data import ImageDataset, fit_images, to_uint8_tensor
+from gankit.config import DataConfig
+from gankit.data import DATASETS, ImageDataset, fit_images, load_dataset, to_uint8_tensor
 from gankit.errors import ConfigError, DataError, GankitError
 from gankit.metrics import classes
 from gankit.metrics.extractors import FeatureExtractor, get_extractor
@@ -180,9 +181,6 @@ def load_images(source: Any, data_root: str | None = None, split: str = "test") 
     if isinstance(source, np.ndarray):
         return to_uint8_tensor(source, "images"), None, "images"
     if isinstance(source, (str, Path)):
-        from gankit.config import DataConfig
-        from gankit.data import DATASETS, load_dataset
-
         text = str(source)
         name, _, sp = text.partition(":")
         if name in DATASETS and sp in ("", "train", "test"):

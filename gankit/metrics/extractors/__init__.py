@@ -21,6 +21,7 @@ EXTRACTORS: Registry[Callable[[torch.device], FeatureExtractor]] = Registry("fea
 @EXTRACTORS.register("mnist", "built-in CNN trained on MNIST train: 128-d penultimate features + 10 logits; "
                               "for 28x28 grayscale digits")
 def _mnist(device: torch.device) -> FeatureExtractor:
+    # each network's module loads when it is first asked for (the Inception one is large)
     from gankit.metrics.extractors.digits import DigitExtractor
 
     return DigitExtractor(device)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 from torch import nn
 
 from gankit.errors import GankitError
@@ -61,9 +63,6 @@ def to_digit_input(images: torch.Tensor, device: torch.device | str = "cpu") -> 
 
 
 def load_digit_net(path: Path = WEIGHTS) -> DigitNet:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-
     net = DigitNet()
     try:
         state = load_file(str(path))

@@ -25,10 +25,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 from torch import nn
 
 from gankit.errors import GankitError, first_line
 from gankit.metrics.extractors.base import FeatureExtractor
+from gankit.metrics.reference import cache_dir
+from gankit.utils import atomic_path
 
 URL = "https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/weights-inception-2015-12-05-6726825d.pth"
 FILENAME = "weights-inception-2015-12-05-6726825d.pth"
@@ -195,8 +198,6 @@ def resize_tf1(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def weights_cache_path() -> Path:
-    from gankit.metrics.reference import cache_dir
-
     return cache_dir() / "weights" / FILENAME
 
 
@@ -216,8 +217,6 @@ def find_weights(path: str | Path | None = None) -> Path:
 
 def download_weights(dest: Path | None = None, url: str = URL, timeout: float = 60.0) -> Path:
     """Fetch the weights into the cache, checking the SHA-256 prefix in their name; atomic."""
-    from gankit.utils import atomic_path
-
     dest = Path(dest) if dest else weights_cache_path()
     if dest.is_file():
         return dest
@@ -242,8 +241,6 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
     """A state dict from .safetensors (preferred) or .pth (read with weights_only=True: no pickled code)."""
     try:
         if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
-
             return load_file(str(path))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch's advice to load unsafely is not ours to give
