@@ -7,6 +7,9 @@
 trained pix2pix run and writes ``images`` uint8 N x H x W x C at full resolution, the format of
 ``gankit sample``, so ``gankit eval`` scores it directly. Everything is checked before anything is
 computed or written, and neither command overwrites an existing file.
+
+``inpaint`` and ``invert`` use a z -> image GAN run the user already has, with no new training: they search
+the latent (and the class) whose sample matches the known pixels (Yeh et al. 2017; GAN inversion).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import io
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -220,3 +224,105 @@ def write_triptych(r: Restored, clean: torch.Tensor | None, path: Path, n: int =
     tiles = torch.stack(parts, 1).flatten(0, 1).permute(0, 2, 3, 1).numpy()  # (n * panels, H, W, C)
     save_image_grid(tiles, path, nrow=2 * len(parts))
 
+
+
+# ---------------------------------------------------------------------------------------------
+# gankit inpaint / gankit invert: any trained z -> image GAN, no new training (Yeh et al. 2017)
+
+def search_latents(run: Run, images: torch.Tensor, known: torch.Tensor, *, steps: int = 300, lr: float = 0.05,
+                   prior: float = 1e-3, seed: int = 0, batch_size: int = 256) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The latent (and class, for conditional runs) whose sample best matches the known pixels.
+
+    images: uint8 (N, C, H, W); known: (N, H, W), 1 where the pixel is known. Per image, Adam on z minimises
+      sum_known (G(z, y) - x)^2 / n_known + prior * ||z||^2 / z_dim
+    (the context loss of Yeh et al. 2017 with a Gaussian prior on z in place of their discriminator term);
+    conditional runs try every class in parallel and keep the class with the lowest loss. Returns
+    (z (N, z_dim), y (N,) or None).
+    """
+    if not run.draws_from_latents:
+        raise GankitError(f"{run.dir} is a run of task {run.config.task.name}; latent search needs a z -> image "
+                          f"GAN run (for an image-to-image run use gankit apply)")
+    G, zd, k = run.generator, run.config.model.z_dim, max(run.num_classes, 1)
+    gen = torch.Generator().manual_seed(seed)
+    zs, ys = [], []
+    G.eval()
+    for p in G.parameters():
+        p.requires_grad_(False)
+    try:
+        for i in range(0, len(images), batch_size):
+            x = images[i: i + batch_size].float().div(127.5).sub(1).to(run.device)
+            m = known[i: i + batch_size].to(run.device).float().unsqueeze(1)
+            n = len(x)
+            # every image tried with every class: (K * n) searches, class-major
+            z = torch.randn(k * n, zd, generator=gen).to(run.device).requires_grad_(True)
+            y = torch.arange(k).repeat_interleave(n).to(run.device) if run.num_classes else None
+            xk, mk = x.repeat(k, 1, 1, 1), m.repeat(k, 1, 1, 1)
+            opt = torch.optim.Adam([z], lr=lr)
+            for _ in range(steps):
+                loss = _context_loss(G(z, y), xk, mk) + prior * z.pow(2).mean(1)
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                opt.step()
+            with torch.no_grad():
+                final = _context_loss(G(z, y), xk, mk).view(k, n)
+                best = final.argmin(0)  # (n,) the class with the best fit
+                pick = best * n + torch.arange(n, device=best.device)
+            zs.append(z.detach()[pick].cpu())
+            ys.append(best.cpu() if run.num_classes else None)
+    finally:
+        for p in G.parameters():
+            p.requires_grad_(True)
+    return torch.cat(zs), (torch.cat(ys) if run.num_classes else None)  # type: ignore[arg-type]
+
+
+def _context_loss(fake: torch.Tensor, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
+    """(B,) mean squared difference over the known pixels of each image."""
+    return ((fake.float() - x) ** 2 * m).flatten(1).sum(1) / (m.flatten(1).sum(1) * x.shape[1]).clamp(min=1)
+
+
+def latent_inpaint(run: Run, d: Degraded, **search: Any) -> Restored:
+    """Fill the holes of ``d`` (its mask: 1 = missing) from the GAN's best-matching sample; known pixels kept."""
+    if d.mask is None:
+        raise DataError("latent inpainting needs the 'mask' array (uint8 N x H x W, 1 = missing)")
+    z, y = search_latents(run, d.images, 1 - d.mask, **search)
+    fake = _uint8(run.generate(z, y))
+    m = d.mask.bool().unsqueeze(1)
+    shown = torch.where(m, torch.full_like(d.images, 128), d.images)
+    return Restored(torch.where(m, fake, d.images), shown, d.labels)
+
+
+def inpaint_run(run_dir: str | Path, source: str | Path, out: str | Path, *, steps: int = 300, seed: int = 0,
+                checkpoint: str | None = None, device: str = "cpu") -> int:
+    """``gankit inpaint``: the holes of an .npz from ``gankit degrade pix2pix-inpaint`` filled by a GAN run."""
+    run_dir, source, out = Path(run_dir), Path(source), Path(out)
+    if out.suffix.lower() not in (".npz", ""):
+        raise GankitError(f"--out must be an .npz file or a folder, got {out}")
+    check_new_output(out)
+    run = load_run(run_dir, checkpoint, device)
+    d = read_degraded(source)
+    c, h, w = run.shape
+    if d.mask is None:
+        raise DataError(f"{source} has no 'mask' array; inpainting needs it (uint8 N x H x W, 1 = missing)")
+    if tuple(d.images.shape[1:]) != (c, h, w) or tuple(d.mask.shape) != (len(d.images), h, w):
+        raise DataError(f"{source} holds images {tuple(d.images.shape[1:])} with masks {tuple(d.mask.shape[1:])}, "
+                        f"but the run {run_dir} draws {c}x{h}x{w} images")
+    r = latent_inpaint(run, d, steps=steps, seed=seed)
+    write_restored(r, out)
+    return len(r.images)
+
+
+def invert_run(run_dir: str | Path, source: str, out: str | Path, *, steps: int = 300, seed: int = 0,
+               data_root: str | None = None, checkpoint: str | None = None, device: str = "cpu") -> int:
+    """``gankit invert``: the latents (key 'z', and 'labels' for conditional runs) whose samples match the images."""
+    out = Path(out)
+    if out.suffix.lower() != ".npz":
+        raise GankitError(f"--out must end in .npz, got {out}")
+    check_new_output(out)
+    run = load_run(run_dir, checkpoint, device)
+    images, _, _ = load_images(source, data_root)
+    if tuple(images.shape[1:]) != tuple(run.shape):
+        raise DataError(f"{source} holds {tuple(images.shape[1:])} images, but the run {run_dir} draws "
+                        f"{tuple(run.shape)} images")
+    z, y = search_latents(run, images, torch.ones(len(images), *images.shape[2:]), steps=steps, seed=seed)
+    write_npz(out, z=z.numpy(), labels=None if y is None else y.numpy())
+    return len(z)

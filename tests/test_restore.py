@@ -138,3 +138,42 @@ def test_sampling_an_image_to_image_run_points_to_apply(runs, tmp_path, capsys):
     assert main(["sample", str(runs / "pix2pix-superres"), "--out", str(tmp_path / "s.png")]) == 2
     assert "use gankit apply" in capsys.readouterr().err
     assert not (tmp_path / "s.png").exists()
+
+
+@pytest.mark.slow
+def test_latent_inpaint_keeps_known_pixels_and_invert_writes_latents(runs, tmp_path, capsys):
+    holes, out, z = tmp_path / "holes.npz", tmp_path / "filled.npz", tmp_path / "z.npz"
+    assert main(["degrade", "pix2pix-inpaint", "--input", "digits:test", "-n", "6", "--out", str(holes),
+                 "--set", "task.holes=center"]) == 0
+    assert main(["inpaint", str(runs / "gan"), "--input", str(holes), "--out", str(out), "--steps", "3"]) == 0
+    d, r = _npz(holes), _npz(out)
+    assert r["images"].shape == (6, 28, 28, 1)
+    known = d["mask"] == 0
+    np.testing.assert_array_equal(r["images"][..., 0][known], d["images"][..., 0][known])
+    small = tmp_path / "four.npz"
+    np.savez(small, images=d["images"][:4])
+    assert main(["invert", str(runs / "gan"), "--input", str(small), "--out", str(z), "--steps", "2"]) == 0
+    assert _npz(z)["z"].shape == (4, 4)
+    # image-to-image runs have no latents; a missing mask is refused
+    assert main(["inpaint", str(runs / "pix2pix-inpaint"), "--input", str(holes), "--out", str(tmp_path / "x.npz")]) == 2
+    assert "latent search needs a z -> image GAN run" in capsys.readouterr().err
+    assert main(["inpaint", str(runs / "gan"), "--input", str(small), "--out", str(tmp_path / "y.npz")]) == 2
+    assert "has no 'mask' array" in capsys.readouterr().err
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "y.npz").exists()
+
+
+def test_the_latent_search_fits_the_known_pixels_and_picks_a_class():
+    from gankit.restore import _context_loss, search_latents
+
+    class Run:  # a conditional "generator" whose class k draws the constant image (k - 1): class 2 fits x = 1
+        draws_from_latents, num_classes, device = True, 3, torch.device("cpu")
+        config = type("C", (), {"model": type("M", (), {"z_dim": 2})(), "task": None})()
+        generator = torch.nn.Module()
+
+    Run.generator.forward = lambda z, y: (y.float() - 1).view(-1, 1, 1, 1) + 0 * z.sum(1).view(-1, 1, 1, 1) \
+        + torch.zeros(len(z), 1, 4, 4)
+    images = torch.full((2, 1, 4, 4), 255, dtype=torch.uint8)
+    z, y = search_latents(Run(), images, torch.ones(2, 4, 4), steps=1)
+    assert z.shape == (2, 2) and y.tolist() == [2, 2]
+    x = images.float() / 127.5 - 1
+    assert _context_loss(torch.ones(2, 1, 4, 4), x, torch.ones(2, 1, 4, 4)).abs().max() < 1e-6

@@ -374,6 +374,58 @@ def _degrade(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_inpaint(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("inpaint", help="fill holes with a trained GAN (latent search, no new training)",
+                       description="Fill the holes of an .npz ('images', 'mask' with 1 = missing, as gankit degrade "
+                                   "pix2pix-inpaint writes) from the sample of a z -> image GAN run that best "
+                                   "matches the known pixels (Yeh et al. 2017); known pixels are kept.")
+    p.add_argument("run_dir", metavar="RUN", help="run directory of a GAN recipe")
+    p.add_argument("--input", required=True, help=".npz with 'images' and 'mask'")
+    p.add_argument("--out", required=True, help="restored images: .npz or a new folder; never overwritten")
+    p.add_argument("--steps", type=int, default=300, help="Adam steps of the latent search (default 300)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the starting latents")
+    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_inpaint)
+
+
+def _inpaint(args: argparse.Namespace) -> int:
+    from gankit.restore import inpaint_run
+
+    if args.steps < 0:
+        raise GankitError(f"--steps must be at least 0, got {args.steps}")
+    n = inpaint_run(args.run_dir, args.input, args.out, steps=args.steps, seed=args.seed, checkpoint=args.checkpoint,
+                    device=args.device)
+    print(f"wrote {n} inpainted images to {args.out}")
+    return 0
+
+
+def _add_invert(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("invert", help="the latents whose samples match given images (GAN inversion)",
+                       description="Search the latent (and class) of a z -> image GAN run whose sample matches "
+                                   "each image; writes 'z' (float32 N x z_dim) and, for conditional runs, 'labels'.")
+    p.add_argument("run_dir", metavar="RUN", help="run directory of a GAN recipe")
+    p.add_argument("--input", required=True, help="images: dataset[:split], folder, .npz/.npy")
+    p.add_argument("--out", required=True, help="latents (.npz); never overwritten")
+    p.add_argument("--steps", type=int, default=300, help="Adam steps of the latent search (default 300)")
+    p.add_argument("--seed", type=seed_arg, default=0, help="seed of the starting latents")
+    p.add_argument("--data-root", help="folder with named datasets")
+    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(func=_invert)
+
+
+def _invert(args: argparse.Namespace) -> int:
+    from gankit.restore import invert_run
+
+    if args.steps < 0:
+        raise GankitError(f"--steps must be at least 0, got {args.steps}")
+    n = invert_run(args.run_dir, args.input, args.out, steps=args.steps, seed=args.seed, data_root=args.data_root,
+                   checkpoint=args.checkpoint, device=args.device)
+    print(f"wrote the latents of {n} images to {args.out}")
+    return 0
+
+
 def _add_apply(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("apply", help="restore degraded images with an image-to-image run",
                        description="Restore the images of an .npz written by gankit degrade (or a folder) with a "
@@ -535,7 +587,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"gankit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for add in (_add_train, _add_sample, _add_recipes, _add_report, _add_compare, _add_eval, _add_interpolate,
-                _add_degrade, _add_apply, _add_anomaly, _add_classify):
+                _add_degrade, _add_apply, _add_inpaint, _add_invert, _add_anomaly, _add_classify):
         add(sub)
     return parser
 
