@@ -343,15 +343,18 @@ def _load_networks(trainer: Trainer, run_dir: Path) -> tuple[Path | None, dict[s
     return ckpt, state
 
 
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop log lines past the checkpoint we resume from: those steps are about to be redone."""
+def _truncate_metrics(path: Path, step: int, partial_at_step: bool = False) -> None:
+    """Drop log lines past the checkpoint we resume from: those steps are about to be redone (and the
+    partial training line at its step, when the checkpoint's averaging window is still open)."""
     if not path.is_file():
         return
     lines = path.read_text(encoding="utf-8", errors="replace").splitlines(keepends=True)
     kept = []
     for line in lines:
         try:
-            if int(json.loads(line).get("step", 0)) <= step:
+            row = json.loads(line)
+            row_step = int(row.get("step", 0))
+            if row_step < step or (row_step == step and not (partial_at_step and "images_per_s" in row)):
                 kept.append(line if line.endswith("\n") else line + "\n")
         except (json.JSONDecodeError, AttributeError, TypeError, ValueError):
             continue  # a line cut short by a crash
@@ -405,10 +408,9 @@ def _run_training(trainer: Trainer, run_dir: Path, quiet: bool, progress: bool |
     if resume:
         if ckpt is not None:
             trainer.load_state_dict(state)
-        _truncate_metrics(run_dir / "metrics.jsonl", trainer.step)
-        if metrics.count and any(r.get("step") == trainer.step and "images_per_s" in r
-                                 for r in cb.read_metrics(metrics.path)):
-            metrics.count, metrics.sums = 0, {}  # the end of the earlier session already logged that window
+        # an open window in the checkpoint means the line at its step is the partial one the session
+        # logged on its way out: drop it, the resumed run finishes that window
+        _truncate_metrics(run_dir / "metrics.jsonl", trainer.step, partial_at_step=metrics.count > 0)
         checkpointer.last_step = trainer.step  # that state is on disk already
         if not quiet:
             print(f"gankit: resuming {run_dir} from " + (f"step {trainer.step} ({ckpt.name})" if ckpt else

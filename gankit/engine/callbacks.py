@@ -35,7 +35,13 @@ class Callback:
 
 
 class MetricsLog(Callback):
-    """Appends the mean of each statistic over the last ``every`` steps to metrics.jsonl."""
+    """Appends the mean of each statistic over the last ``every`` steps to metrics.jsonl.
+
+    When a session ends mid-window (a time limit, Ctrl-C) the partial window is logged too, but it
+    stays the open window in the final checkpoint: a resume drops that line and finishes the window,
+    so a resumed run logs the same lines as an uninterrupted one. Throughput is measured on the
+    run's training clock (``trainer.elapsed``), which continues across sessions.
+    """
     state_key = "metrics"
 
     def __init__(self, run_dir: Path, every: int):
@@ -43,9 +49,13 @@ class MetricsLog(Callback):
         self.every = every
         self.sums: dict[str, torch.Tensor] = {}
         self.count = 0
-        self.window_start = time.perf_counter()
+        self.window_start: float | None = None  # trainer.elapsed when the open window began
         self.latest: dict[str, float] = {}
         self.extra_writers: list = []  # objects with .write(step, record): TensorBoard and friends
+
+    def on_start(self, trainer: Trainer) -> None:
+        if self.window_start is None:
+            self.window_start = trainer.elapsed
 
     def on_step(self, trainer: Trainer, stats: Stats) -> None:
         for k, v in stats.items():
@@ -56,15 +66,16 @@ class MetricsLog(Callback):
 
     def on_end(self, trainer: Trainer) -> None:
         if self.count:
-            self.flush(trainer)
+            self.flush(trainer, close=False)  # the window stays open in the final checkpoint
 
-    def flush(self, trainer: Trainer) -> None:
-        now = time.perf_counter()
+    def flush(self, trainer: Trainer, close: bool = True) -> None:
+        start = trainer.elapsed if self.window_start is None else self.window_start
         record = {k: round(float(v) / self.count, 6) for k, v in self.sums.items()}
         images = self.count * trainer.task.images_per_step
-        record.update(images_per_s=round(images / max(now - self.window_start, 1e-9), 1))
+        record.update(images_per_s=round(images / max(trainer.elapsed - start, 1e-9), 1))
         self.log(trainer, record)
-        self.sums, self.count, self.window_start = {}, 0, now
+        if close:
+            self.sums, self.count, self.window_start = {}, 0, trainer.elapsed
 
     def log(self, trainer: Trainer, record: dict[str, float]) -> None:
         """Write one line (also used by other callbacks, e.g. evaluation metrics)."""
@@ -76,11 +87,12 @@ class MetricsLog(Callback):
 
     def state_dict(self) -> dict:
         """The half-filled averaging window, so a resumed run logs the same lines as an uninterrupted one."""
-        return {"count": self.count, "sums": dict(self.sums)}
+        return {"count": self.count, "sums": dict(self.sums), "start": self.window_start}
 
     def load_state_dict(self, state: dict) -> None:
         self.count = int(state["count"])
         self.sums = {k: v.clone() for k, v in state["sums"].items()}
+        self.window_start = state.get("start")  # None in checkpoints before this field: the resume's start
 
     def event(self, trainer: Trainer, record: dict) -> None:
         """Write one non-numeric line (``{"event": ...}``: guard rollbacks, warnings) to metrics.jsonl only."""
