@@ -42,6 +42,7 @@ def class_grid(run: Run, per_class: int = 8, seed: int = 0) -> tuple[torch.Tenso
         raise GankitError("--grid-by-class needs a class-conditional run (recipes cgan, projection-cgan, acgan)")
     if per_class <= 0:
         raise GankitError(f"samples per class must be positive, got {per_class}")
+    run.check_fits(per_class * run.num_classes)
     gen = torch.Generator().manual_seed(seed)
     z = torch.randn(per_class, run.config.model.z_dim, generator=gen).repeat(run.num_classes, 1)
     y = torch.arange(run.num_classes).repeat_interleave(per_class)
@@ -54,6 +55,7 @@ def interpolation(run: Run, rows: int = 6, steps: int = 10, seed: int = 0, y: in
     codes stay fixed along a row, so only z changes."""
     if rows <= 0 or steps < 2:
         raise GankitError(f"need at least 1 row and 2 steps, got {rows} rows and {steps} steps")
+    run.check_fits(rows * steps)
     gen = torch.Generator().manual_seed(seed)
     m = run.config.model
     ends = torch.randn(rows, 2, m.z_dim, generator=gen)
@@ -90,6 +92,7 @@ def code_sweep(run: Run, code: str, rows: int = 6, steps: int = 10, seed: int = 
         raise GankitError(f"unknown code {code!r} for --sweep-code; choose from {', '.join(choices)}")
     if rows <= 0 or steps < 2:
         raise GankitError(f"need at least 1 row and 2 steps, got {rows} rows and {steps} steps")
+    run.check_fits(rows * steps)
     if not math.isfinite(limit):
         raise GankitError(f"--sweep-limit must be a finite number, got {limit}")
     gen = torch.Generator().manual_seed(seed)

@@ -143,6 +143,15 @@ def resolve_device(name: str | torch.device) -> torch.device:
     return device
 
 
+def check_memory(nbytes: int, what: str, hint: str, error: type[GankitError] = GankitError) -> None:
+    """Refuse in one line what would not fit in memory, before allocating it (the allocator's own
+    failure is a traceback, or the kernel's OOM killer)."""
+    free = available_memory()
+    if free is not None and nbytes > free:
+        raise error(f"{what} needs {human_bytes(nbytes)} of memory, but only {human_bytes(free)} is "
+                    f"available; {hint}")
+
+
 def available_memory() -> int | None:
     """Bytes this process can still allocate: the kernel's MemAvailable, capped by a container's cgroup
     limit (a container sees the host's memory in /proc/meminfo); None where neither can be read."""

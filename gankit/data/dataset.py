@@ -14,20 +14,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from gankit import utils
 from gankit.errors import DataError
-from gankit.utils import available_memory, human_bytes
 
 MAX_CLASSES = 10_000
 RESIZE_CHUNK_BYTES = 256 * 2**20  # float32 working set of one resize chunk
 
 
 def check_memory(nbytes: int, what: str, hint: str) -> None:
-    """Refuse in one line what would not fit in memory, before allocating it (the allocator's own
-    failure is a traceback, or the kernel's OOM killer)."""
-    free = available_memory()
-    if free is not None and nbytes > free:
-        raise DataError(f"{what} needs {human_bytes(nbytes)} of memory, but only {human_bytes(free)} is "
-                        f"available; {hint}")
+    utils.check_memory(nbytes, what, hint, DataError)
 
 
 @dataclass

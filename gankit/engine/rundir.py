@@ -9,6 +9,7 @@ Training into one is the app floor's job (``gankit.app.training``); reading one 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,7 @@ from gankit.engine import callbacks as cb
 from gankit.engine.checkpoint import check_format_version, list_checkpoints, load_checkpoint, load_network
 from gankit.errors import CheckpointError, GankitError, first_line
 from gankit.tasks import TASKS
-from gankit.utils import eval_mode, resolve_device
+from gankit.utils import check_memory, eval_mode, resolve_device
 
 if TYPE_CHECKING:
     from gankit.engine.trainer import Trainer
@@ -74,9 +75,16 @@ class Run:
         """(n, C, H, W) images in [-1, 1], the same for the same seed."""
         if n <= 0:
             raise GankitError(f"number of samples must be positive, got {n}")
+        self.check_fits(n)
         gen = torch.Generator().manual_seed(seed)
         z = torch.randn(n, self.config.model.z_dim, generator=gen)
         return self.generate(z, self._labels(n, y, gen), batch_size)
+
+    def check_fits(self, n: int) -> None:
+        """Refuse, before any work, a number of images whose latents and outputs would not fit in memory."""
+        per_image = 4 * (self.config.model.z_dim + 2 * math.prod(self.shape))  # z, the float image, its copy
+        check_memory(n * per_image, f"{n} samples of {'x'.join(map(str, self.shape))}",
+                     "ask for fewer (-n), or write them in several runs with different --seed")
 
     @torch.no_grad()
     def generate(self, z: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 500) -> torch.Tensor:

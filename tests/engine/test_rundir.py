@@ -89,3 +89,17 @@ def test_checkpoint_by_name_step_or_best(tmp_path, capsys):
     assert np.array_equal(sample("best"), sample("2"))
     assert main(["sample", str(run_dir), "--checkpoint", "7", "--out", str(tmp_path / "c.png")]) == 2
     assert "has no checkpoint step-00000007 (kept: step-00000002, step-00000004)" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args", [["sample", "-n", "1000000000"], ["interpolate", "--rows", "100000", "--steps", "100000"],
+                                  ["sample", "--grid-by-class", "--per-class", "1000000000"]])
+def test_counts_beyond_memory_are_refused_before_any_work(tmp_path, capsys, args):
+    run_dir = tmp_path / "run"
+    assert main(["train", "--recipe", "cgan", "--data", "digits", "--steps", "1", "--batch-size", "16", "--set",
+                 "data.limit=64", "--set", "model.width=8", "--quiet", "--no-tensorboard", "--no-report",
+                 "--out", str(run_dir)]) == 0
+    out = tmp_path / "big.npz"
+    assert main([args[0], str(run_dir), *args[1:], "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "of memory, but only" in err and err.count("\n") == 1
+    assert not out.exists()
