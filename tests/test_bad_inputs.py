@@ -235,7 +235,7 @@ def _(tmp, run):
 @case(".npz that decompresses beyond memory", "x.npz: loading 2000 images of shape (2000, 1, 512, 512) (uint8) needs")
 def _(tmp, run):
     np.savez_compressed(tmp / "x.npz", images=np.zeros((2000, 1, 512, 512), np.uint8))  # 0.5 MB -> 500 MB
-    _PATCHES.append(("gankit.data.dataset.available_memory", lambda: 100 * 2**20))
+    _PATCHES.append(("gankit.utils.available_memory", lambda: 100 * 2**20))
     return _train(tmp, run, tmp / "x.npz")
 
 
@@ -336,7 +336,7 @@ def _(tmp, run):
 
 @case("--resolution 1024 beyond memory", "digits: resizing 1437 images to 1024x1024 needs 2.2 GB of memory, but only 1.0 GB")
 def _(tmp, run):
-    _PATCHES.append(("gankit.data.dataset.available_memory", lambda: 2**30))
+    _PATCHES.append(("gankit.utils.available_memory", lambda: 2**30))
     return _train(tmp, run, "digits", "--resolution", "1024")
 
 

@@ -235,7 +235,7 @@ def test_sampler_is_seeded_covers_each_epoch_and_resumes():
 
 
 def _less_memory(monkeypatch, nbytes: int) -> None:
-    monkeypatch.setattr("gankit.data.dataset.available_memory", lambda: nbytes)
+    monkeypatch.setattr("gankit.utils.available_memory", lambda: nbytes)
     monkeypatch.setattr("gankit.data.files.available_memory", lambda: nbytes)
 
 
