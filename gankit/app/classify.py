@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from gankit.engine.checkpoint import load_checkpoint, load_network
-from gankit.engine.rundir import latest_checkpoint, read_run_dir
+from gankit.engine.rundir import read_run_dir, resolve_checkpoint
 from gankit.errors import GankitError
 from gankit.tasks.ssgan import ClassifierD, predict
 
@@ -22,7 +22,7 @@ class Classifier:
         if cfg.task.name != "ssgan":
             raise GankitError(f"{run_dir} has no classifier head (a run of task {cfg.task.name}); gankit classify "
                               f"needs a run of task ssgan (--recipe ssgan)")
-        self.checkpoint = Path(checkpoint) if checkpoint else latest_checkpoint(run_dir)
+        self.checkpoint = resolve_checkpoint(run_dir, checkpoint)
         weights, _ = load_checkpoint(self.checkpoint, networks_only=True)
         self.shape = tuple(meta["shape"])
         self.num_classes = int(weights["D"]["classes.weight"].shape[0])

@@ -384,7 +384,7 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="restored images: .npz or a new folder; never overwritten")
     p.add_argument("--steps", type=int, default=300, help="Adam steps of the latent search (default 300)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the starting latents")
-    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_inpaint)
 
@@ -410,7 +410,7 @@ def _add_invert(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=300, help="Adam steps of the latent search (default 300)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the starting latents")
     p.add_argument("--data-root", help="folder with named datasets")
-    p.add_argument("--checkpoint", help="a checkpoint directory (default: the latest)")
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--device", default="cpu")
     p.set_defaults(func=_invert)
 
