@@ -224,12 +224,28 @@ class Trainer:
         self.elapsed = float(state["elapsed"])
         for name, obj in parts.items():
             obj.load_state_dict(saved[name])
+        for optimizer in self.task.optimizers.values():
+            _match_param_layout(optimizer)
         rng = state["rng"]
         torch.set_rng_state(rng["torch"].to(torch.uint8))
         np.random.set_state(tuple(rng["numpy"]))
         random.setstate(_python_rng_from_json(rng["python"]))
         if "cuda" in rng and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([t.to(torch.uint8) for t in rng["cuda"]])
+
+
+def _match_param_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give loaded optimizer state (Adam's moments) its parameter's memory layout.
+
+    Checkpoints store contiguous (NCHW) tensors; with ``perf.channels_last`` the parameters are NHWC,
+    and the fused optimizer kernels walk state and parameter memory in step, so a moment in the other
+    layout would be applied to the wrong elements: the resumed run would drift from the uninterrupted one.
+    """
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            for key, value in optimizer.state.get(param, {}).items():
+                if isinstance(value, torch.Tensor) and value.shape == param.shape and value.stride() != param.stride():
+                    optimizer.state[param][key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
 
 
 # Checkpoint format 1 (before tasks) named its parts after the trainer's attributes; the GAN is the

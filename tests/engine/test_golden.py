@@ -73,6 +73,9 @@ def test_a_run_from_before_tasks_resumes_exactly(old_run):
     assert json.loads(Path(ckpt, "state.json").read_text())["format_version"] == 2
     weights, _ = load_checkpoint(ckpt)
     assert sorted(weights) == ["D", "G", "G_ema"]
-    if SAME_CPU:  # the same as the loop before tasks resuming it
-        assert weights_digest(weights) == fixture["weights_sha256_resumed_to_20"]
-        assert float(run.sample(4, seed=0).double().sum()) == fixture["sample_resumed_to_20_seed0_sum"]
+    if SAME_CPU:  # the same as the run trained straight to 20 steps by the loop before tasks
+        assert weights_digest(weights) == fixture["weights_sha256_at_20"]
+        assert float(run.sample(4, seed=0).double().sum()) == fixture["sample_at_20_seed0_sum"]
+        # (the loop before tasks resumed it to other weights, *_resumed_to_20: its fused Adam got the
+        # checkpoint's NCHW moments beside channels_last parameters; the engine now lays them out alike)
+        assert weights_digest(weights) != fixture["weights_sha256_resumed_to_20"]

@@ -95,8 +95,9 @@ def _losses_equal(a, b, steps):
 
 
 @pytest.mark.parametrize("extra", [{}, {"ema.enabled": True, "ema.decay": 0.9, "augment.policy": "color,translation",
-                                       "recipe": "mlp-gan", "model.g_hidden": [32], "model.d_hidden": [32]}],
-                         ids=["dcgan", "mlp-ema-diffaugment"])
+                                       "recipe": "mlp-gan", "model.g_hidden": [32], "model.d_hidden": [32]},
+                                   {"perf.channels_last": True, "ema.enabled": True}],
+                         ids=["dcgan", "mlp-ema-diffaugment", "channels-last"])  # NHWC weights, NCHW checkpoints
 def test_resume_after_a_crash_is_bit_exact(tmp_path, tiny_config, extra):
     extra = dict(extra)
     cfg = tiny_config(steps=8, **{"log.checkpoint_every": 3, "log.log_every": 2, **extra})
