@@ -27,6 +27,12 @@ class _Parser(argparse.ArgumentParser):
 CHECKPOINT_HELP = "last (default), best (lowest FID), step-00002000 or 2000, or a checkpoint directory"
 
 
+def add_loading_args(p: argparse.ArgumentParser) -> None:
+    """The flags of every command that loads a trained run: which checkpoint, on which device."""
+    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N, mps")
+
+
 def seed_arg(text: str) -> int:
     """argparse type for --seed: an integer in [0, 2**63), refused in one line otherwise."""
     from gankit.config import MAX_SEED
@@ -172,8 +178,7 @@ def _add_sample(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     p.add_argument("--seed", type=seed_arg, default=0)
     p.add_argument("--out", required=True, help="output file: .png grid or .npz array")
-    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
-    p.add_argument("--device", default="cpu")
+    add_loading_args(p)
     p.add_argument("--class", dest="class_", type=int, metavar="K", help="conditional runs: draw only class K")
     p.add_argument("--grid-by-class", action="store_true", help="conditional runs: one row per class")
     p.add_argument("--sweep-code", metavar="CODE", help="InfoGAN runs: vary code 'cat' or continuous code 0, 1, ...")
@@ -220,8 +225,7 @@ def _add_interpolate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=10, help="images per interpolation (default 10)")
     p.add_argument("--class", dest="class_", type=int, metavar="K", help="conditional runs: use class K in every row")
     p.add_argument("--seed", type=seed_arg, default=0)
-    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
-    p.add_argument("--device", default="cpu")
+    add_loading_args(p)
     p.set_defaults(func=_interpolate)
 
 
@@ -312,9 +316,8 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-n", "--num-samples", type=int, default=None,
                    help="samples drawn from a run (default 10000); for other sources, use only the first N images")
     p.add_argument("--seed", type=seed_arg, default=0, help="latent seed for samples drawn from a run")
-    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--data-root", help="folder with named datasets (default $GANKIT_DATA or ./data)")
-    p.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N")
+    add_loading_args(p)
     p.add_argument("--batch-size", type=int, default=500, help="images per extractor batch")
     p.add_argument("--no-cache", action="store_true", help="recompute reference statistics, write no cache")
     p.add_argument("--save-ref", metavar="FILE", help="save the reference statistics (.npz) for later --ref FILE")
@@ -384,8 +387,7 @@ def _add_inpaint(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, help="restored images: .npz or a new folder; never overwritten")
     p.add_argument("--steps", type=int, default=300, help="Adam steps of the latent search (default 300)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the starting latents")
-    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
-    p.add_argument("--device", default="cpu")
+    add_loading_args(p)
     p.set_defaults(func=_inpaint)
 
 
@@ -410,8 +412,7 @@ def _add_invert(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=300, help="Adam steps of the latent search (default 300)")
     p.add_argument("--seed", type=seed_arg, default=0, help="seed of the starting latents")
     p.add_argument("--data-root", help="folder with named datasets")
-    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
-    p.add_argument("--device", default="cpu")
+    add_loading_args(p)
     p.set_defaults(func=_invert)
 
 
@@ -438,8 +439,7 @@ def _add_apply(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", metavar="CLEAN", help="the clean images (any source gankit reads): print PSNR and SSIM")
     p.add_argument("--json", metavar="FILE", help="with --target: also write PSNR and SSIM as JSON")
     p.add_argument("--data-root", help="folder with named datasets, for --target mnist:test")
-    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
-    p.add_argument("--device", default="cpu")
+    add_loading_args(p)
     p.set_defaults(func=_apply)
 
 
@@ -546,9 +546,8 @@ def _add_classify(sub: argparse._SubParsersAction) -> None:
                                                   "or a dataset name with a split (mnist:test)")
     p.add_argument("--out", required=True, help="predictions file (.npy, int64, one class per image)")
     p.add_argument("--json", action="store_true", help="also print a JSON summary (accuracy, error with labels)")
-    p.add_argument("--checkpoint", help=CHECKPOINT_HELP)
     p.add_argument("--data-root", help="folder with named datasets, for --input mnist:test")
-    p.add_argument("--device", default="cpu")
+    add_loading_args(p)
     p.set_defaults(func=_classify)
 
 
