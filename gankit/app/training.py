@@ -268,13 +268,10 @@ def is_interrupted_run(run_dir: Path) -> bool:
     """
     if not (run_dir / "config.yaml").is_file() or not is_gankit_run(run_dir):
         return False
-    summary = run_dir / "summary.json"
-    if not summary.is_file():
+    if not (run_dir / "summary.json").is_file():
         return True
-    try:
-        return json.loads(summary.read_text(encoding="utf-8")).get("complete") is not True
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        return False
+    summary = _read_summary(run_dir)
+    return summary is not None and summary.get("complete") is not True  # a damaged summary: not ours to redo
 
 
 def _mark_complete(run_dir: Path, complete: bool = True) -> None:
@@ -288,10 +285,17 @@ def _mark_complete(run_dir: Path, complete: bool = True) -> None:
 
 
 def _is_complete(run_dir: Path) -> bool:
+    summary = _read_summary(run_dir)
+    return summary is not None and summary.get("complete") is True
+
+
+def _read_summary(run_dir: Path) -> dict[str, Any] | None:
+    """summary.json as a mapping; None when it is missing or damaged."""
     try:
-        return json.loads((run_dir / "summary.json").read_text(encoding="utf-8")).get("complete") is True
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
-        return False
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return summary if isinstance(summary, dict) else None
 
 
 def _check_work_left(trainer: Trainer, run_dir: Path, state: dict[str, Any]) -> None:
